@@ -1,0 +1,13 @@
+"""wisetut: WiSE-ALE (Lin et al., 2019) rebuilt in PyTorch, with the models it is compared to.
+
+The book in ``book/`` teaches the paper chapter by chapter and only *calls* this package.
+
+- :mod:`wisetut.objectives`: the math core (Appendix B, Eq. 21, Eq. 26).
+- :mod:`wisetut.profiles`: how big a run is (``WISETUT_PROFILE``).
+"""
+
+from wisetut.objectives import aevb_kl, log_gaussian_overlap, wise_kl
+from wisetut.profiles import current_profile, settings_for
+
+__all__ = ["aevb_kl", "log_gaussian_overlap", "wise_kl", "current_profile", "settings_for"]
+__version__ = "0.1.0"

@@ -1,0 +1,82 @@
+"""How big a run is: the one place that reads ``WISETUT_PROFILE``.
+
+Three profiles (see the book's introduction):
+
+- ``quick``: seconds per chapter, for tests and CI; tiny data, one or two epochs. The book's
+  ``conftest.py`` selects it under pytest unless the variable is already set.
+- ``standard``: minutes per chapter on a laptop CPU; the default without a GPU.
+- ``paper``: the paper's own settings (Appendix D); the default on a GPU.
+
+Every experiment's settings live in :data:`SETTINGS`, so a reader can see at a glance what each
+profile changes. A number made under ``quick`` or ``standard`` is never the paper's setting.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+
+__all__ = ["PROFILES", "ENV_VAR", "Settings", "SETTINGS", "current_profile", "settings_for"]
+
+PROFILES = ("quick", "standard", "paper")
+ENV_VAR = "WISETUT_PROFILE"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Data size and optimisation settings of one experiment under one profile."""
+
+    n_train: int
+    n_test: int
+    epochs: int
+    batch_size: int
+    latent_dim: int
+    lr: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# Appendix D: sine (D.1) batch 64, 50 epochs, Adam 5e-4, latent 4, 200,000 waves (Section 5);
+# MNIST (D.2) batch 64, 30 epochs, Adam 1e-3, latent 2, 60,000 + 10,000 digits.
+SETTINGS: dict[str, dict[str, Settings]] = {
+    "sine": {
+        "quick": Settings(n_train=1_024, n_test=256, epochs=2, batch_size=64, latent_dim=4, lr=5e-4),
+        "standard": Settings(n_train=50_000, n_test=5_000, epochs=8, batch_size=64, latent_dim=4, lr=5e-4),
+        "paper": Settings(n_train=190_000, n_test=10_000, epochs=50, batch_size=64, latent_dim=4, lr=5e-4),
+    },
+    "mnist": {
+        "quick": Settings(n_train=1_000, n_test=500, epochs=2, batch_size=64, latent_dim=2, lr=1e-3),
+        "standard": Settings(n_train=4_000, n_test=1_000, epochs=30, batch_size=64, latent_dim=2, lr=1e-3),
+        "paper": Settings(n_train=60_000, n_test=10_000, epochs=30, batch_size=64, latent_dim=2, lr=1e-3),
+    },
+}
+
+
+def current_profile() -> str:
+    """The active profile: ``$WISETUT_PROFILE`` if set, else ``paper`` on a GPU, else ``standard``.
+
+    Raises:
+        ValueError: if ``$WISETUT_PROFILE`` names no profile.
+    """
+    name = os.environ.get(ENV_VAR, "").strip().lower()
+    if not name:
+        return "paper" if torch.cuda.is_available() else "standard"
+    if name not in PROFILES:
+        raise ValueError(f"{ENV_VAR}={name!r} is not a profile: expected one of {', '.join(PROFILES)}")
+    return name
+
+
+def settings_for(experiment: str, profile: str | None = None) -> Settings:
+    """The :class:`Settings` of ``experiment`` (``"sine"``, ``"mnist"``) under ``profile``.
+
+    ``profile`` defaults to :func:`current_profile`.
+    """
+    if experiment not in SETTINGS:
+        raise ValueError(f"unknown experiment {experiment!r}: expected one of {', '.join(SETTINGS)}")
+    profile = current_profile() if profile is None else profile
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
+    return SETTINGS[experiment][profile]
