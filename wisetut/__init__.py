@@ -3,11 +3,25 @@
 The book in ``book/`` teaches the paper chapter by chapter and only *calls* this package.
 
 - :mod:`wisetut.objectives`: the math core (Appendix B, Eq. 21, Eq. 26).
+- :mod:`wisetut.estimators`: Monte Carlo estimates of the true aggregate KL.
 - :mod:`wisetut.profiles`: how big a run is (``WISETUT_PROFILE``).
+- :mod:`wisetut.outputs`: where results and figures go, and what made them.
 """
 
+from wisetut.estimators import mc_aggregate_kl
 from wisetut.objectives import aevb_kl, log_gaussian_overlap, wise_kl
+from wisetut.outputs import run_record, save_figure, save_results
 from wisetut.profiles import current_profile, settings_for
 
-__all__ = ["aevb_kl", "log_gaussian_overlap", "wise_kl", "current_profile", "settings_for"]
+__all__ = [
+    "aevb_kl",
+    "log_gaussian_overlap",
+    "wise_kl",
+    "mc_aggregate_kl",
+    "current_profile",
+    "settings_for",
+    "run_record",
+    "save_figure",
+    "save_results",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,24 @@
+"""pytest set-up for `pytest --nbval book/`: the quick profile, and what nbval compares.
+
+- ``WISETUT_PROFILE`` is set to ``quick`` unless already set. The notebook kernels start later
+  and inherit it, so every chapter re-runs in seconds.
+- Progress bars (stderr) and SVG are left out of the comparison; Matplotlib's ``<Figure ...>``
+  reprs and memory addresses are sanitised. PNG images are never compared by nbval.
+- Cells whose output depends on the profile carry the ``nbval-ignore-output`` tag in the
+  notebooks themselves; everything else is compared strictly.
+"""
+
+import os
+
+os.environ.setdefault("WISETUT_PROFILE", "quick")
+
+SANITIZE = {
+    r"<Figure size \d+x\d+ with \d+ Axes>": "<Figure>",
+    r"0x[0-9a-fA-F]+": "0xADDRESS",
+}
+
+
+def pytest_collectstart(collector):
+    if type(collector).__name__ == "IPyNbFile":
+        collector.skip_compare = tuple(collector.skip_compare) + ("stderr", "image/svg+xml")
+        collector.sanitize_patterns.update(SANITIZE)

@@ -1,0 +1,56 @@
+"""Monte Carlo estimates of what Eq. 21 only bounds: the true aggregate-posterior KL.
+
+``KL(q(z|B) || p(z))`` for the mixture ``q(z|B) = 1/M sum_i N(z|mu_i, diag(var_i))`` (Eq. 10)
+has no closed form (Section 3.3.2). These estimators sample it, so that the book can measure
+the gap between the bound of Eq. 21 (:func:`wisetut.wise_kl`) and the truth, and the spread of
+a trained model's aggregate posterior.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from wisetut.objectives import LOG_2PI, _check_pair
+
+__all__ = ["log_aggregate_density", "mc_aggregate_kl"]
+
+
+def log_aggregate_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 4096) -> Tensor:
+    """``log q(z|B) = log 1/M sum_i N(z|mu_i, diag(exp(logvar_i)))`` at each row of ``z``: ``[N]``.
+
+    Evaluated ``chunk`` points at a time, so memory stays ``O(chunk * M * d)``.
+    """
+    _check_pair(mu, logvar, "")
+    if z.dim() != 2 or z.shape[1] != mu.shape[1]:
+        raise ValueError(f"z must have shape [N, {mu.shape[1]}], got {tuple(z.shape)}")
+    inv_var = (-logvar).exp()
+    out = []
+    for start in range(0, z.shape[0], chunk):
+        zc = z[start : start + chunk, None, :]  # [n, 1, d]
+        log_n = -0.5 * ((zc - mu).square() * inv_var + logvar + LOG_2PI).sum(-1)  # [n, M]
+        out.append(torch.logsumexp(log_n, dim=1) - math.log(mu.shape[0]))
+    return torch.cat(out)
+
+
+def mc_aggregate_kl(
+    mu: Tensor, logvar: Tensor, n_samples: int = 20_000, generator: torch.Generator | None = None
+) -> tuple[float, float]:
+    """Monte Carlo ``KL(q(z|B) || N(0, I))`` and its standard error.
+
+    Draws ``n_samples`` points from the mixture ``q(z|B)`` (Eq. 10) and averages
+    ``log q(z|B) - log N(z|0, I)``.
+
+    Returns:
+        ``(estimate, standard_error)`` as Python floats.
+    """
+    _check_pair(mu, logvar, "")
+    with torch.no_grad():
+        comp = torch.randint(mu.shape[0], (n_samples,), generator=generator, device=mu.device)
+        eps = torch.randn(n_samples, mu.shape[1], generator=generator, dtype=mu.dtype, device=mu.device)
+        z = mu[comp] + (0.5 * logvar[comp]).exp() * eps
+        log_p = -0.5 * (z.square() + LOG_2PI).sum(1)
+        diff = log_aggregate_density(z, mu, logvar) - log_p
+        return diff.mean().item(), (diff.std() / math.sqrt(n_samples)).item()

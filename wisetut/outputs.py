@@ -1,0 +1,90 @@
+"""Where results and figures go, and the record of what made them.
+
+Every number and figure in the book says which profile, data and device produced it:
+:func:`run_record` is that record, :func:`save_results` writes ``results/<experiment>.json``
+(the schema of DESIGN "Machine-readable results") and :func:`save_figure` writes
+``figures/<name>.png``.
+
+Chapters run with the book folder as working directory, so by default these land in
+``book/results`` and ``book/figures``. ``$WISETUT_OUTPUT_DIR`` sends them elsewhere, and the
+``quick`` profile (tests, CI) writes to a temporary folder unless that variable is set, so a test
+run never overwrites the results of a real run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+
+from wisetut.profiles import current_profile
+
+__all__ = ["pick_device", "run_record", "output_dir", "save_results", "load_results", "save_figure"]
+
+OUTPUT_ENV_VAR = "WISETUT_OUTPUT_DIR"
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """A human-readable name: ``"cuda (NVIDIA H100 80GB HBM3)"`` or ``"cpu (x86_64, 2 threads)"``."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def run_record(device: torch.device | None = None) -> dict:
+    """Profile, device and library versions of the current run."""
+    device = pick_device(device)
+    return {
+        "profile": current_profile(),
+        "device": describe_device(device),
+        "torch": torch.__version__,
+    }
+
+
+def output_dir(kind: str) -> Path:
+    """The folder for ``kind`` (``"results"`` or ``"figures"``), created if missing."""
+    root = os.environ.get(OUTPUT_ENV_VAR)
+    if root:
+        base = Path(root)
+    elif current_profile() == "quick":
+        base = Path(tempfile.gettempdir()) / "wisetut-quick"
+    else:
+        base = Path.cwd()
+    path = base / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_results(results: dict, experiment: str) -> Path:
+    """Write ``results/<experiment>.json`` and return its path."""
+    if results.get("experiment") != experiment:
+        raise ValueError(f"results['experiment'] must be {experiment!r}, got {results.get('experiment')!r}")
+    path = output_dir("results") / f"{experiment}.json"
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def load_results(experiment: str) -> dict:
+    """Read ``results/<experiment>.json`` from :func:`output_dir`."""
+    path = output_dir("results") / f"{experiment}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run the chapter that writes {experiment!r} first")
+    return json.loads(path.read_text())
+
+
+def save_figure(fig, name: str) -> Path:
+    """Save a Matplotlib figure as ``figures/<name>.png`` (150 dpi) and return its path."""
+    path = output_dir("figures") / f"{name}.png"
+    fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    return path
