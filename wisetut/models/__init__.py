@@ -1,0 +1,7 @@
+"""Encoder/decoder pairs of Appendix D, behind one small interface (:class:`AutoEncoder`)."""
+
+from wisetut.models.base import AutoEncoder
+from wisetut.models.mnist import mnist_autoencoder
+from wisetut.models.sine import sine_autoencoder
+
+__all__ = ["AutoEncoder", "sine_autoencoder", "mnist_autoencoder"]

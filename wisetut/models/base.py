@@ -1,0 +1,73 @@
+"""One interface for every model: a Gaussian encoder and a decoder with a likelihood.
+
+``encode(x) -> (mu, logvar)`` gives ``q(z|x) = N(mu, diag(exp(logvar)))``; ``decode(z)`` gives
+the decoder's output (a mean for the Gaussian likelihood, logits for the Bernoulli one);
+``recon_error(x, out)`` is the per-sample negative log-likelihood ``-log p(x|z)`` up to a
+constant, summed over data dimensions: the reconstruction term of Eq. 17, 26 and 27.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["AutoEncoder", "LIKELIHOODS"]
+
+LIKELIHOODS = ("gaussian", "bernoulli")
+
+
+class AutoEncoder(nn.Module):
+    """A Gaussian encoder, a decoder and the decoder's likelihood.
+
+    Args:
+        encoder: maps ``x`` to a ``[M, 2 * latent_dim]`` tensor, split into ``mu`` and ``logvar``.
+        decoder: maps ``z`` ``[M, latent_dim]`` to an output of ``x``'s shape.
+        latent_dim: size of ``z``.
+        likelihood: ``"gaussian"``: ``-log p(x|z) = ||x - out||^2`` (a Gaussian of variance 1/2,
+            constants dropped); ``"bernoulli"``: binary cross-entropy with logits ``out``.
+        data_shape: the shape of one sample, checked on every call.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, likelihood: str, data_shape):
+        super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        self.encoder, self.decoder = encoder, decoder
+        self.latent_dim, self.likelihood = latent_dim, likelihood
+        self.data_shape = tuple(data_shape)
+
+    def _check_x(self, x: Tensor) -> None:
+        if x.dim() != len(self.data_shape) + 1 or tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"expected a batch of shape [batch, {', '.join(map(str, self.data_shape))}], got {tuple(x.shape)}"
+            )
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(mu, logvar)``, each ``[M, latent_dim]``."""
+        self._check_x(x)
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Decoder output for ``z``: a mean (Gaussian) or logits (Bernoulli), shaped like ``x``."""
+        return self.decoder(z).view(z.shape[0], *self.data_shape)
+
+    def recon_error(self, x: Tensor, out: Tensor) -> Tensor:
+        """``-log p(x|z)`` up to a constant, per sample ``[M]``, summed over data dimensions."""
+        if self.likelihood == "gaussian":
+            return (x - out).square().flatten(1).sum(1)
+        return F.binary_cross_entropy_with_logits(out, x, reduction="none").flatten(1).sum(1)
+
+    def mean_output(self, out: Tensor) -> Tensor:
+        """The decoder's mean in data space (``sigmoid`` of the logits for Bernoulli)."""
+        return out if self.likelihood == "gaussian" else torch.sigmoid(out)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Reconstruction with ``z = mu`` (no sampling), in data space."""
+        mu, _ = self.encode(x)
+        return self.mean_output(self.decode(mu))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.encode(x)
