@@ -114,3 +114,22 @@ def test_sine_waves_follow_section_5():
     assert torch.equal(make_sine_waves(5, seed=3).x, make_sine_waves(5, seed=3).x)
     with pytest.raises(ValueError, match="positive"):
         make_sine_waves(0)
+
+
+def test_bhattacharyya_closed_form_and_summary():
+    from scipy import integrate, stats
+
+    from wisetut.latent import latent_summary, log_bhattacharyya
+
+    a, va, b, vb = 0.3, 0.5, -0.4, 2.0
+    numeric, _ = integrate.quad(
+        lambda z: math.sqrt(stats.norm.pdf(z, a, math.sqrt(va)) * stats.norm.pdf(z, b, math.sqrt(vb))), -30, 30
+    )
+    t = lambda v: torch.tensor([[v]], dtype=torch.float64)  # noqa: E731
+    assert log_bhattacharyya(t(a), t(math.log(va)), t(b), t(math.log(vb))).exp().item() == pytest.approx(numeric, rel=1e-8)
+    # identical posteriors overlap fully; far-apart narrow ones not at all
+    assert log_bhattacharyya(t(a), t(0.0), t(a), t(0.0)).item() == pytest.approx(0.0, abs=1e-12)
+    mu = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    s = latent_summary(mu, torch.full((3, 2), -6.0), n_samples=2_000)
+    assert s["nn_bhattacharyya"] < 1e-6 and s["nn_distance"] == pytest.approx(10.0)
+    assert s["scale"] == pytest.approx(math.exp(-3.0), rel=1e-6)

@@ -1,0 +1,92 @@
+"""Numbers for what Fig. 1 shows by eye: how smooth, compact and separated posteriors are.
+
+The paper describes WiSE-ALE's latent space as *smooth* (each posterior decays smoothly: not a
+point), *compact* (posteriors fill a region near the origin with few gaps) and *separated*
+(neighbouring posteriors have narrow but clear borders, rather than merging). We measure each:
+
+- posterior scale: the geometric-mean standard deviation of each ``q(z|x_i)``;
+- nearest-neighbour distance between posterior means, and scale relative to it;
+- overlap with the nearest neighbour: the Bhattacharyya coefficient
+  ``BC = int sqrt(q_i q_j) dz`` in [0, 1] (1: identical, 0: disjoint), maximised over j != i;
+- spread of the aggregate posterior: ``KL(q(z|D) || N(0, I))`` by Monte Carlo
+  (:func:`wisetut.estimators.mc_aggregate_kl`);
+- how well the means keep the digit classes apart: k-nearest-neighbour accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from wisetut.estimators import mc_aggregate_kl
+from wisetut.models.base import AutoEncoder
+from wisetut.objectives import _check_pair
+
+__all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "knn_accuracy"]
+
+
+@torch.no_grad()
+def encode_all(model: AutoEncoder, x: Tensor, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
+    """``(mu, logvar)`` of every row of ``x``, on the CPU, in float32."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    parts = [model.encode(x[s : s + batch_size].to(device)) for s in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat([p[0] for p in parts]).float().cpu(), torch.cat([p[1] for p in parts]).float().cpu()
+
+
+def log_bhattacharyya(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Tensor) -> Tensor:
+    """``log BC`` between every pair of diagonal Gaussians: ``[A, B]``.
+
+    ``-log BC = 1/8 sum_k delta^2 / sbar + 1/2 sum_k log(sbar / sqrt(var_a var_b))``,
+    ``sbar = (var_a + var_b) / 2``.
+    """
+    _check_pair(mu_a, logvar_a, "_a")
+    _check_pair(mu_b, logvar_b, "_b")
+    va, vb = logvar_a.exp()[:, None, :], logvar_b.exp()[None, :, :]
+    sbar = 0.5 * (va + vb)
+    delta2 = (mu_a[:, None, :] - mu_b[None, :, :]).square()
+    d_b = 0.125 * (delta2 / sbar).sum(-1) + 0.5 * (sbar.log() - 0.5 * (logvar_a[:, None, :] + logvar_b[None, :, :])).sum(-1)
+    return -d_b
+
+
+def knn_accuracy(train_mu: Tensor, train_y: Tensor, test_mu: Tensor, test_y: Tensor, k: int = 5) -> float:
+    """Accuracy of a k-nearest-neighbour vote (Euclidean, on posterior means) for held-out labels."""
+    dist = torch.cdist(test_mu, train_mu)
+    nearest = dist.topk(k, largest=False).indices
+    votes = train_y[nearest]
+    pred = torch.mode(votes, dim=1).values
+    return (pred == test_y).float().mean().item()
+
+
+def latent_summary(mu: Tensor, logvar: Tensor, n_samples: int = 20_000, seed: int = 0) -> dict[str, float]:
+    """Smoothness, compactness and separation of a set of posteriors (float64 internally).
+
+    Returns medians over posteriors of ``scale`` (geometric-mean sigma), ``nn_distance``
+    (distance from each mean to the nearest other mean), ``scale_over_nn`` (their ratio),
+    ``nn_bhattacharyya`` (overlap with the most-overlapping other posterior), and the Monte Carlo
+    ``aggregate_kl`` (with ``aggregate_kl_se``) of the whole set to ``N(0, I)``.
+    """
+    _check_pair(mu, logvar, "")
+    mu, logvar = mu.double(), logvar.double()
+    n = len(mu)
+    scale = (0.5 * logvar).mean(1).exp()
+    dist = torch.cdist(mu, mu)
+    dist.fill_diagonal_(math.inf)
+    nn_dist = dist.min(1).values
+    log_bc = log_bhattacharyya(mu, logvar, mu, logvar)
+    log_bc.fill_diagonal_(-math.inf)
+    nn_bc = log_bc.max(1).values.exp()
+    kl, se = mc_aggregate_kl(mu, logvar, n_samples=n_samples, generator=torch.Generator().manual_seed(seed))
+    return {
+        "n": n,
+        "scale": scale.median().item(),
+        "nn_distance": nn_dist.median().item(),
+        "scale_over_nn": (scale / nn_dist).median().item(),
+        "nn_bhattacharyya": nn_bc.median().item(),
+        "aggregate_kl": kl,
+        "aggregate_kl_se": se,
+    }
