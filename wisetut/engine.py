@@ -230,6 +230,7 @@ def train(
     if len(train_x) < batch_size:
         raise ValueError(f"train_x has {len(train_x)} samples, fewer than one batch of {batch_size}")
     device = pick_device(device)
+    method.configure_model(model)
     model.to(device)
     method.to(device)
     model._check_x(train_x[:1])

@@ -36,6 +36,8 @@ class AutoEncoder(nn.Module):
         self.encoder, self.decoder = encoder, decoder
         self.latent_dim, self.likelihood = latent_dim, likelihood
         self.data_shape = tuple(data_shape)
+        # A method may fix the posterior variance (WAE's deterministic encoder): see Method.configure_model
+        self.fixed_logvar: float | None = None
 
     def _check_x(self, x: Tensor) -> None:
         if x.dim() != len(self.data_shape) + 1 or tuple(x.shape[1:]) != self.data_shape:
@@ -47,6 +49,8 @@ class AutoEncoder(nn.Module):
         """``(mu, logvar)``, each ``[M, latent_dim]``."""
         self._check_x(x)
         mu, logvar = self.encoder(x).chunk(2, dim=1)
+        if self.fixed_logvar is not None:  # a (near-)deterministic encoder: the logvar head is unused
+            logvar = torch.full_like(mu, self.fixed_logvar)
         return mu, logvar
 
     def decode(self, z: Tensor) -> Tensor:
