@@ -2,6 +2,9 @@
 
 - ``WISETUT_PROFILE`` is set to ``quick`` unless already set. The notebook kernels start later
   and inherit it, so every chapter re-runs in seconds.
+- ``WISETUT_OUTPUT_DIR`` is set to a fresh temporary folder unless already set: a test run writes
+  its figures, results and checkpoints there, never into the book, and never reuses a checkpoint
+  left by an earlier run of different code.
 - Progress bars (stderr) and SVG are left out of the comparison; Matplotlib's ``<Figure ...>``
   reprs and memory addresses are sanitised. PNG images are never compared by nbval.
 - Cells whose output depends on the profile carry the ``nbval-ignore-output`` tag in the
@@ -9,8 +12,10 @@
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("WISETUT_PROFILE", "quick")
+os.environ.setdefault("WISETUT_OUTPUT_DIR", tempfile.mkdtemp(prefix="wisetut-nbval-"))
 
 SANITIZE = {
     r"<Figure size \d+x\d+ with \d+ Axes>": "<Figure>",

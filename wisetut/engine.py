@@ -259,11 +259,14 @@ def train(
     use_amp = amp and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
     n_batches = len(train_x) // batch_size
+    if start_epoch == epochs and progress:
+        print(f"{desc or method.name}: loaded the finished checkpoint {ckpt_path} "
+              f"({epochs} epochs, trained in {sum(history.seconds):.0f} s)")
     bar = tqdm(
         total=epochs * n_batches,
         initial=min(start_epoch, epochs) * n_batches,
         desc=desc or method.name,
-        disable=not progress,
+        disable=not progress or start_epoch == epochs,
         unit="step",
         leave=True,
     )

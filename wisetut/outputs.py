@@ -36,10 +36,10 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
-    """A human-readable name: ``"cuda (NVIDIA H100 80GB HBM3)"`` or ``"cpu (x86_64, 2 threads)"``."""
+    """A human-readable name: ``"cuda (NVIDIA H100 80GB HBM3)"`` or ``"cpu (x86_64)"``."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({platform.machine()})"
 
 
 def run_record(device: torch.device | None = None) -> dict:
