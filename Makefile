@@ -29,13 +29,16 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 	@echo "The book is at _build/html/index.html"
 
-# Re-execute every chapter in place (outputs, book/figures, book/results). PROFILE=paper make reproduce
+# Re-execute every chapter in place (outputs, book/figures, book/results). PROFILE=paper make reproduce;
+# CHAPTERS=book/04_sine_waves.ipynb make reproduce for one chapter. Finished runs load from book/checkpoints/.
 reproduce: $(STAMP)
 	WISETUT_PROFILE=$(PROFILE) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(or $(CHAPTERS),book/[0-9]*.ipynb)
 
+# Speed, as ratios against a baseline in the same run (benchmarks/README.md). pythae: pip install -e '.[bench]'
 bench: $(STAMP)
 	$(PY) benchmarks/wise_kl.py
+	$(PY) benchmarks/train_speed.py
 
 clean:
 	rm -rf _build
