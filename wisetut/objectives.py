@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["log_gaussian_overlap", "aevb_kl", "wise_kl", "wise_kl_naive", "LOG_2PI"]
+__all__ = ["log_gaussian_overlap", "aevb_kl", "wise_kl", "wise_kl_naive", "neg_expected_log_prior", "LOG_2PI"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -168,8 +168,12 @@ def aevb_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (logvar.exp() + mu.square() - 1.0 - logvar).sum(1)
 
 
-def _neg_expected_log_prior(mu: Tensor, logvar: Tensor) -> Tensor:
-    """``-E_q(z|x_i)[log N(z|0, I)] = 1/2 sum_k (sigma^2 + mu^2 + log 2pi)``: Appendix B, Eq. 13."""
+def neg_expected_log_prior(mu: Tensor, logvar: Tensor) -> Tensor:
+    """``-E_q(z|x_i)[log N(z|0, I)] = 1/2 sum_k (sigma_k^2 + mu_k^2 + log 2pi)`` per sample: ``[M]``.
+
+    Appendix B, Eq. 13: the second term of Eq. 20, and ``C`` of Eq. 24 summed over k and halved.
+    """
+    _check_pair(mu, logvar, "")
     return 0.5 * (logvar.exp() + mu.square() + LOG_2PI).sum(1)
 
 
@@ -191,7 +195,7 @@ def wise_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     m = mu.shape[0]
     log_overlap = _LogOverlap.apply(mu, logvar, mu, logvar)  # [M, M]
     first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
-    return first + _neg_expected_log_prior(mu, logvar).mean()
+    return first + neg_expected_log_prior(mu, logvar).mean()
 
 
 def wise_kl_naive(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -206,4 +210,4 @@ def wise_kl_naive(mu: Tensor, logvar: Tensor) -> Tensor:
     delta2 = (mu[:, None, :] - mu[None, :, :]).square()
     log_overlap = -0.5 * (LOG_2PI + s.log() + delta2 / s).sum(2)
     first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
-    return first + _neg_expected_log_prior(mu, logvar).mean()
+    return first + neg_expected_log_prior(mu, logvar).mean()
