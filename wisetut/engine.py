@@ -35,6 +35,7 @@ __all__ = ["train", "evaluate", "TrainResult", "History", "CheckpointError", "ME
 
 CHECKPOINT_FORMAT = 1
 METRICS = ("recon", "aevb_kl", "wise_kl", "elbo", "recon_mse")
+_TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
 
 
 class CheckpointError(RuntimeError):
@@ -253,7 +254,6 @@ def train(
                 f"checkpoint {ckpt_path} holds {start_epoch} epochs, more than the {epochs} asked for; "
                 "it is left untouched: ask for at least as many epochs, or pass another path."
             )
-    resumed_from = start_epoch
 
     train_x = _on_device(train_x, device)
     use_amp = amp and device.type == "cuda"
@@ -264,7 +264,7 @@ def train(
               f"({epochs} epochs, trained in {sum(history.seconds):.0f} s)")
     bar = tqdm(
         total=epochs * n_batches,
-        initial=min(start_epoch, epochs) * n_batches,
+        initial=start_epoch * n_batches,
         desc=desc or method.name,
         disable=not progress or start_epoch == epochs,
         unit="step",
@@ -275,7 +275,7 @@ def train(
         t0 = time.perf_counter()
         torch.manual_seed(_epoch_seed(seed, epoch))  # batches and noise of this epoch, CPU and CUDA
         order = torch.randperm(len(train_x))
-        sums = torch.zeros(6, device=device, dtype=torch.float64)  # recon, aevb, wise, loss, count, elbo
+        sums = torch.zeros(len(_TRAIN_METRICS), device=device, dtype=torch.float64)  # one per _TRAIN_METRICS
         for step in range(n_batches):
             idx = order[step * batch_size : (step + 1) * batch_size]
             xb = train_x[idx.to(train_x.device)].to(device, non_blocking=True)
@@ -292,13 +292,12 @@ def train(
             with torch.no_grad():
                 kl = aevb_kl(f.mu, f.logvar).mean()
                 rec = f.recon.mean()
-                sums += torch.stack([rec, kl, wise_kl(f.mu, f.logvar), losses["model"], torch.ones_like(rec), -(rec + kl)]).double()
+                sums += torch.stack([rec, kl, wise_kl(f.mu, f.logvar), losses["model"], -(rec + kl)]).double()
             if on_step is not None:
                 on_step(epoch, step)
             if step % 20 == 19 or step == n_batches - 1:
                 bar.update(step % 20 + 1)
-        s = (sums[:4] / sums[4]).tolist() + [(sums[5] / sums[4]).item()]
-        train_row = dict(zip(("recon", "aevb_kl", "wise_kl", "loss", "elbo"), s))
+        train_row = dict(zip(_TRAIN_METRICS, (sums / n_batches).tolist()))  # averages over the epoch's steps
         if not all(math.isfinite(v) for v in train_row.values()):
             raise FloatingPointError(f"{method.name}: non-finite training metrics in epoch {epoch + 1}: {train_row}")
         test_row = evaluate(model, test_x, batch_size, seed=seed)
@@ -319,4 +318,4 @@ def train(
             )
     bar.close()
     test = {k: v[-1] for k, v in history.test.items()}
-    return TrainResult(model, method, history, test, device, resumed_from)
+    return TrainResult(model, method, history, test, device, resumed_from_epoch=start_epoch)
