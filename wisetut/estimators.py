@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from wisetut.objectives import LOG_2PI, _check_pair, neg_expected_log_prior
+from wisetut.objectives import LOG_2PI, check_posterior, neg_expected_log_prior
 
 __all__ = ["log_aggregate_density", "mc_aggregate_kl", "mc_aggregate_kl_stratified"]
 
@@ -23,7 +23,7 @@ def log_aggregate_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 40
 
     Evaluated ``chunk`` points at a time, so memory stays ``O(chunk * M * d)``.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     if z.dim() != 2 or z.shape[1] != mu.shape[1]:
         raise ValueError(f"z must have shape [N, {mu.shape[1]}], got {tuple(z.shape)}")
     inv_var = (-logvar).exp()
@@ -46,7 +46,7 @@ def mc_aggregate_kl(
     Returns:
         ``(estimate, standard_error)`` as Python floats.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     with torch.no_grad():
         comp = torch.randint(mu.shape[0], (n_samples,), generator=generator, device=mu.device)
         eps = torch.randn(n_samples, mu.shape[1], generator=generator, dtype=mu.dtype, device=mu.device)
@@ -70,7 +70,7 @@ def mc_aggregate_kl_stratified(
     Returns:
         ``(estimate, standard_error)`` as Python floats.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     m, d = mu.shape
     with torch.no_grad():
         eps = torch.randn(m, per_component, d, generator=generator, dtype=mu.dtype, device=mu.device)

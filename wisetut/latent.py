@@ -22,7 +22,7 @@ from torch import Tensor
 
 from wisetut.estimators import mc_aggregate_kl
 from wisetut.models.base import AutoEncoder
-from wisetut.objectives import _check_pair
+from wisetut.objectives import check_posterior
 
 __all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "knn_accuracy"]
 
@@ -44,8 +44,8 @@ def log_bhattacharyya(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Te
     ``-log BC = 1/8 sum_k delta^2 / sbar + 1/2 sum_k log(sbar / sqrt(var_a var_b))``,
     ``sbar = (var_a + var_b) / 2``.
     """
-    _check_pair(mu_a, logvar_a, "_a")
-    _check_pair(mu_b, logvar_b, "_b")
+    check_posterior(mu_a, logvar_a, "_a")
+    check_posterior(mu_b, logvar_b, "_b")
     va, vb = logvar_a.exp()[:, None, :], logvar_b.exp()[None, :, :]
     sbar = 0.5 * (va + vb)
     delta2 = (mu_a[:, None, :] - mu_b[None, :, :]).square()
@@ -70,7 +70,7 @@ def latent_summary(mu: Tensor, logvar: Tensor, n_samples: int = 20_000, seed: in
     ``nn_bhattacharyya`` (overlap with the most-overlapping other posterior), and the Monte Carlo
     ``aggregate_kl`` (with ``aggregate_kl_se``) of the whole set to ``N(0, I)``.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     mu, logvar = mu.double(), logvar.double()
     n = len(mu)
     scale = (0.5 * logvar).mean(1).exp()

@@ -26,7 +26,15 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["log_gaussian_overlap", "aevb_kl", "wise_kl", "wise_kl_naive", "neg_expected_log_prior", "LOG_2PI"]
+__all__ = [
+    "log_gaussian_overlap",
+    "aevb_kl",
+    "wise_kl",
+    "wise_kl_naive",
+    "neg_expected_log_prior",
+    "check_posterior",
+    "LOG_2PI",
+]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -44,7 +52,7 @@ def _tiles(n_rows: int, d: int):
             yield slice(r, min(r + _ROW_BLOCK, n_rows)), slice(k, min(k + _DIM_BLOCK, d))
 
 
-def _check_pair(mu: Tensor, logvar: Tensor, name: str) -> None:
+def check_posterior(mu: Tensor, logvar: Tensor, name: str = "") -> None:
     """Raise a ValueError unless ``mu`` and ``logvar`` are matching ``[batch, latent]`` tensors."""
     for label, t in ((f"mu{name}", mu), (f"logvar{name}", logvar)):
         if not isinstance(t, Tensor):
@@ -148,8 +156,8 @@ def log_gaussian_overlap(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b:
         ValueError: if any input is not a floating-point ``[batch, latent]`` tensor, or the
             latent sizes of the two sets differ.
     """
-    _check_pair(mu_a, logvar_a, "_a")
-    _check_pair(mu_b, logvar_b, "_b")
+    check_posterior(mu_a, logvar_a, "_a")
+    check_posterior(mu_b, logvar_b, "_b")
     if mu_a.shape[1] != mu_b.shape[1]:
         raise ValueError(
             "mu_a and mu_b must have the same latent size: expected [A, d] and [B, d], "
@@ -164,7 +172,7 @@ def aevb_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     The per-sample prior term of the AEVB objective (Eq. 26):
     ``1/2 sum_k (sigma_k^2 + mu_k^2 - 1 - log sigma_k^2)``.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     return 0.5 * (logvar.exp() + mu.square() - 1.0 - logvar).sum(1)
 
 
@@ -173,7 +181,7 @@ def neg_expected_log_prior(mu: Tensor, logvar: Tensor) -> Tensor:
 
     Appendix B, Eq. 13: the second term of Eq. 20, and ``C`` of Eq. 24 summed over k and halved.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     return 0.5 * (logvar.exp() + mu.square() + LOG_2PI).sum(1)
 
 
@@ -191,7 +199,7 @@ def wise_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
     Memory: ``O(M^2 + M d)`` extra, for forward and backward together.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     m = mu.shape[0]
     log_overlap = _LogOverlap.apply(mu, logvar, mu, logvar)  # [M, M]
     first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
@@ -203,7 +211,7 @@ def wise_kl_naive(mu: Tensor, logvar: Tensor) -> Tensor:
 
     Same value as :func:`wise_kl`; kept for the tests and ``benchmarks/wise_kl.py``, not for training.
     """
-    _check_pair(mu, logvar, "")
+    check_posterior(mu, logvar)
     m = mu.shape[0]
     var = logvar.exp()
     s = var[:, None, :] + var[None, :, :]
