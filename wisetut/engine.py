@@ -31,10 +31,9 @@ from wisetut.models.base import AutoEncoder
 from wisetut.objectives import aevb_kl, wise_kl
 from wisetut.outputs import pick_device
 
-__all__ = ["train", "evaluate", "TrainResult", "History", "CheckpointError", "METRICS"]
+__all__ = ["train", "evaluate", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 1
-METRICS = ("recon", "aevb_kl", "wise_kl", "elbo", "recon_mse")
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
 
 
@@ -168,9 +167,9 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     wise, n_wise = 0.0, 0
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size].to(device, non_blocking=True)
-        mu, logvar = (t.float() for t in model.encode(xb))
-        z = mu + torch.randn(mu.shape, generator=gen, device=device) * (0.5 * logvar).exp()
-        sums["recon"] += model.recon_error(xb, model.decode(z).float()).sum().item()
+        f = Forward.run(model, xb, generator=gen)
+        mu, logvar = f.mu, f.logvar
+        sums["recon"] += f.recon.sum().item()
         sums["aevb_kl"] += aevb_kl(mu, logvar).sum().item()
         mean_x = model.mean_output(model.decode(mu).float())
         sums["recon_mse"] += (xb - mean_x).square().flatten(1).sum(1).sum().item()

@@ -42,10 +42,12 @@ class Forward:
     recon: Tensor  # [M], -log p(x_i|z_i) up to a constant
 
     @classmethod
-    def run(cls, model: AutoEncoder, x: Tensor) -> "Forward":
+    def run(cls, model: AutoEncoder, x: Tensor, generator: torch.Generator | None = None) -> "Forward":
+        """Encode, draw ``z ~ q(z|x)`` (from ``generator``, else the global RNG), decode."""
         mu, logvar = model.encode(x)
         mu, logvar = mu.float(), logvar.float()  # objectives in float32 under mixed precision
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        z = mu + eps * (0.5 * logvar).exp()
         out = model.decode(z)
         return cls(x, mu, logvar, z, out, model.recon_error(x, out.float()))
 
