@@ -236,7 +236,7 @@ def train(
     model._check_x(train_x[:1])
     model._check_x(test_x[:1])
     groups = method.parameter_groups(model)
-    optimizers = {name: torch.optim.Adam(params, lr=lr) for name, params in groups.items()}
+    optimizers = {name: torch.optim.Adam(params, **method.optimizer_settings(name, lr)) for name, params in groups.items()}
     history, start_epoch = History(), 0
     fingerprint = _fingerprint(model, method, train_x, batch_size, lr, seed)
     ckpt_path = Path(checkpoint) if checkpoint is not None else None

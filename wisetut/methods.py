@@ -65,6 +65,14 @@ class Method(nn.Module):
         """Parameters each loss of :meth:`losses` updates, by group name (one optimiser each)."""
         return {"model": list(model.parameters())}
 
+    def optimizer_settings(self, group: str, lr: float) -> dict:
+        """Keyword arguments of the Adam optimiser of ``group`` (default: the run's ``lr``).
+
+        A method whose groups need their own settings (WAE-GAN's adversary) overrides this; put
+        every setting it changes into :meth:`hparams` too, so that checkpoints fingerprint it.
+        """
+        return {"lr": lr}
+
     def hparams(self) -> dict:
         """The method's hyper-parameters: part of a checkpoint's fingerprint and of every result."""
         return {}
