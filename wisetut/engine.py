@@ -270,6 +270,7 @@ def train(
         leave=True,
     )
     model.train()
+    method.train()  # a method's own modules (a second encoder's dropout) train too
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         torch.manual_seed(_epoch_seed(seed, epoch))  # batches and noise of this epoch, CPU and CUDA
@@ -300,6 +301,7 @@ def train(
         if not all(math.isfinite(v) for v in train_row.values()):
             raise FloatingPointError(f"{method.name}: non-finite training metrics in epoch {epoch + 1}: {train_row}")
         test_row = evaluate(model, test_x, batch_size, seed=seed)
+        test_row.update(method.held_out_metrics(model, test_x, batch_size))
         history.append(train_row, test_row, time.perf_counter() - t0)
         bar.set_postfix(recon=f"{train_row['recon']:.3g}", test_mse=f"{test_row['recon_mse']:.3g}", refresh=False)
         if ckpt_path is not None:

@@ -77,6 +77,13 @@ class Method(nn.Module):
         """The method's hyper-parameters: part of a checkpoint's fingerprint and of every result."""
         return {}
 
+    def held_out_metrics(self, model: AutoEncoder, x: Tensor, batch_size: int) -> dict[str, float]:
+        """Extra held-out metrics of the method's own terms, added to each epoch's test history.
+
+        Default: none. An override must not draw random numbers (a resumed run must repeat exactly).
+        """
+        return {}
+
     def configure_model(self, model: AutoEncoder) -> None:
         """Adapt the model to the method before training or loading (default: nothing)."""
         model.fixed_logvar = None
