@@ -2,6 +2,7 @@
 
 from wisetut.models.base import AutoEncoder
 from wisetut.models.mnist import mnist_autoencoder
+from wisetut.models.mlp import mlp_autoencoder
 from wisetut.models.sine import sine_autoencoder
 
-__all__ = ["AutoEncoder", "sine_autoencoder", "mnist_autoencoder"]
+__all__ = ["AutoEncoder", "sine_autoencoder", "mnist_autoencoder", "mlp_autoencoder"]

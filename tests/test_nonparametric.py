@@ -1,0 +1,184 @@
+"""The nonparametric VAE of seed 003: Eq. 6's weights, Eq. 5's loss, training, generation from X."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from wisetut.engine import train
+from wisetut.methods import Forward
+from wisetut.models import mlp_autoencoder
+from wisetut.models.mlp import mlp
+from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, kernel_weights, linear_path
+
+SHAPE = (1, 4, 4)  # tiny "images": the same code paths as MNIST's (1, 28, 28), in milliseconds
+g = torch.Generator().manual_seed(0)
+TRAIN = torch.rand(96, *SHAPE, generator=g)
+TEST = torch.rand(40, *SHAPE, generator=g)
+KW = dict(epochs=3, batch_size=16, lr=1e-3, seed=3, progress=False, device="cpu")
+
+
+def _fresh(latent_dim=3):
+    torch.manual_seed(0)
+    model = mlp_autoencoder(latent_dim, hidden=(12, 12), data_shape=SHAPE)
+    return model, NonparametricVAE(data_dim=16, hidden=(12, 12))
+
+
+def _eq6_literally(x, sigma, length):
+    """Eq. 6 as the paper writes it: sigma^2 exp(-d^2 / 2 l^2), subtract the diagonal, divide by row sums."""
+    n = len(x)
+    k = torch.empty(n, n, dtype=torch.float64)
+    for i in range(n):
+        for j in range(n):
+            k[i, j] = sigma**2 * math.exp(-float((x[i] - x[j]).square().sum()) / (2 * length**2))
+    k = k - torch.diag(torch.diag(k))
+    return k / k.sum(1, keepdim=True)
+
+
+def test_kernel_weights_are_convex_with_zero_diagonal():
+    x = torch.randn(50, 2, generator=g, dtype=torch.float64)
+    w = kernel_weights(x, log_sigma=0.3, log_lengthscale=-0.5)
+    assert w.shape == (50, 50)
+    assert (w >= 0).all()
+    assert torch.allclose(w.sum(1), torch.ones(50, dtype=torch.float64), atol=1e-12)
+    assert torch.count_nonzero(torch.diag(w)) == 0
+    assert torch.allclose(w, _eq6_literally(x, math.exp(0.3), math.exp(-0.5)), atol=1e-12)
+    # the scale sigma^2 cancels in the row normalisation
+    assert torch.allclose(w, kernel_weights(x, log_sigma=-4.0, log_lengthscale=-0.5), atol=1e-12)
+
+
+def test_kernel_weights_never_divide_zero_by_zero():
+    x = torch.tensor([[0.0, 0.0], [100.0, 0.0], [0.0, 300.0]])
+    w = kernel_weights(x, 0.0, math.log(0.01))  # every off-diagonal exp underflows
+    assert torch.isfinite(w).all() and torch.allclose(w.sum(1), torch.ones(3))
+    assert w[0, 1] == 1.0 and w[1, 0] == 1.0 and w[2, 0] == 1.0  # each row's nearest other point
+
+
+def test_kernel_weights_over_references():
+    q, ref = torch.randn(7, 2, generator=g), torch.randn(30, 2, generator=g)
+    w = kernel_weights(q, 0.0, 0.0, reference=ref)
+    assert w.shape == (7, 30) and (w >= 0).all() and torch.allclose(w.sum(1), torch.ones(7))
+    # a query at a reference point with a tiny length scale takes that point's weight
+    assert kernel_weights(ref[4:5], 0.0, math.log(1e-3), reference=ref)[0, 4] == pytest.approx(1.0)
+
+
+def test_loss_is_eq5_by_hand():
+    """Three 2-pixel 'digits', a locator that reads the pixels as x, codes chosen by hand."""
+    method = NonparametricVAE(data_dim=2, x_dim=2, hidden=(), match_weight=1.0)
+    with torch.no_grad():
+        lin = method.locator[1][0]
+        lin.weight.copy_(torch.eye(2))
+        lin.bias.zero_()
+        method.log_lengthscale.fill_(math.log(0.5))
+    y = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 0.5]])
+    mu = torch.tensor([[1.0, -1.0], [0.5, 2.0], [-1.0, 0.0]])
+    logvar = torch.tensor([[0.0, -1.0], [0.5, 0.0], [-0.5, 0.2]])
+    recon = torch.tensor([3.0, 1.5, 2.25])
+    f = Forward(y, mu, logvar, mu, torch.zeros(3, 2), recon)
+    loss = method.losses(f)
+    assert set(loss) == {"model", "locator"} and loss["model"] is loss["locator"]
+
+    total = 0.0
+    for i in range(3):
+        k = [math.exp(-sum((y[i, d] - y[j, d]).item() ** 2 for d in range(2)) / (2 * 0.5**2)) if j != i else 0.0
+             for j in range(3)]  # fmt: skip
+        w = [v / sum(k) for v in k]
+        z_tilde = [sum(w[j] * mu[j, d].item() for j in range(3)) for d in range(2)]
+        match = sum((mu[i, d].item() - z_tilde[d]) ** 2 for d in range(2))
+        kl = 0.5 * sum(mu[i, d].item() ** 2 + math.exp(logvar[i, d].item()) - 1 - logvar[i, d].item() for d in range(2))
+        total += recon[i].item() + kl + match
+    assert loss["model"].item() == pytest.approx(total / 3, rel=1e-6)
+    half = NonparametricVAE(data_dim=2, x_dim=2, hidden=(), match_weight=0.0)
+    half.load_state_dict(method.state_dict())
+    assert half.losses(f)["model"].item() < loss["model"].item()
+
+
+def _same_state(a: nn.Module, b: nn.Module):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_trains_both_groups_and_resumes_bit_for_bit(tmp_path):
+    model, method = _fresh()
+    before = [p.detach().clone() for p in method.locator.parameters()]
+    modes = []
+    method.eval()  # the engine must put the method (its locator's dropout) back into training mode
+    straight = train(model, method, TRAIN, TEST, on_step=lambda e, s: modes.append(method.training), **KW)
+    assert all(modes) and len(modes) == 3 * (96 // 16)
+    assert all(not torch.equal(a, b) for a, b in zip(before, method.locator.parameters()))
+    assert "match" in straight.history.test and len(straight.history.test["match"]) == 3
+    assert all(math.isfinite(v) for v in straight.history.test["match"])
+    assert straight.method.hparams()["dropout"] == pytest.approx(0.1)
+
+    def kill(e, s):
+        if (e, s) == (1, 2):
+            raise Interrupt
+
+    ckpt = tmp_path / "np.pt"
+    with pytest.raises(Interrupt):
+        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=kill, **KW)
+    resumed_model, resumed_method = _fresh()
+    resumed = train(resumed_model, resumed_method, TRAIN, TEST, checkpoint=ckpt, **KW)
+    assert resumed.resumed_from_epoch == 1
+    _same_state(straight.model, resumed.model)
+    _same_state(straight.method, resumed.method)
+    assert straight.history.train == resumed.history.train and straight.history.test == resumed.history.test
+    state = torch.load(ckpt, weights_only=True)
+    assert set(state["optimizers"]) == {"model", "locator"} and "log_lengthscale" in state["method"]
+
+
+def test_generation_and_interpolation_from_x():
+    model, method = _fresh()
+    train(model, method, TRAIN, TEST, **{**KW, "epochs": 1})
+    assert method.training and model.training
+    space = XSpace.build(model, method, TRAIN)
+    assert method.training and model.training  # evaluation mode only while locating and encoding
+    assert torch.equal(space.x_ref, method.locate(TRAIN))  # no dropout when locating
+    assert space.x_ref.shape == (96, 2) and space.z_ref.shape == (96, 3)
+    z = space.codes(space.x_ref[:5])
+    lo, hi = space.z_ref.min(0).values, space.z_ref.max(0).values
+    assert ((z >= lo - 1e-5) & (z <= hi + 1e-5)).all()  # convex combinations of reference codes
+    images = space.interpolate(space.x_ref[0], space.x_ref[1], steps=7)
+    assert images.shape == (7, *SHAPE) and (images >= 0).all() and (images <= 1).all()
+    assert torch.allclose(linear_path(torch.zeros(2), torch.ones(2), 3)[1], torch.full((2,), 0.5))
+
+
+def test_distance_to_nearest_is_brute_force():
+    imgs, real = torch.rand(9, *SHAPE, generator=g), torch.rand(20, *SHAPE, generator=g)
+    brute = torch.stack([(real - im).flatten(1).norm(dim=1).min() for im in imgs])
+    assert torch.allclose(distance_to_nearest(imgs, real, batch_size=4), brute, atol=1e-5)
+    assert distance_to_nearest(real[:3], real).abs().max() < 1e-3
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(ValueError, match=r"\[N, x_dim\]"):
+        kernel_weights(torch.zeros(5), 0.0, 0.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        kernel_weights(torch.zeros(1, 2), 0.0, 0.0)
+    with pytest.raises(ValueError, match="reference"):
+        kernel_weights(torch.zeros(3, 2), 0.0, 0.0, reference=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="finite"):
+        kernel_weights(torch.zeros(3, 2), 0.0, float("nan"))
+    with pytest.raises(ValueError, match="match_weight"):
+        NonparametricVAE(match_weight=-1.0)
+    with pytest.raises(ValueError, match="positive"):
+        NonparametricVAE(x_dim=0)
+    with pytest.raises(ValueError, match="dropout"):
+        mlp(4, 2, dropout=1.0)
+    with pytest.raises(ValueError, match="784 values"):
+        NonparametricVAE().locate(torch.zeros(3, 1, 4, 4))
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        linear_path(torch.zeros(2), torch.ones(2), 1)
+    with pytest.raises(ValueError, match="one shape"):
+        distance_to_nearest(torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 5, 5))
+    with pytest.raises(ValueError, match="latent_dim"):
+        mlp_autoencoder(0)
