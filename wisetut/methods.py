@@ -12,6 +12,8 @@ Adam is insensitive to):
 - :class:`WiSE` (Eq. 27):  ``1/M [sum_i rec_i + w KL_UB(q(z|B_M) || p(z))]`` with ``w = 1`` as
   written: one KL for the whole batch, so per sample the prior weighs ``1/M`` of AEVB's.
 - :class:`WAEMMD`:         ``1/M sum_i rec_i + lambda MMD_IMQ(z ~ q(z|x), z ~ p(z))``
+- :class:`WAEGAN`:         ``1/M sum_i rec_i + lambda BCE(D(z ~ q(z|x)), 1)``, and the adversary ``D``'s
+  own loss in a second parameter group
 
 ``rec_i = -log p(x_i|z_i)`` up to a constant, with ``z_i ~ q(z|x_i)`` by the reparameterisation
 trick (Appendix C).
@@ -19,15 +21,17 @@ trick (Appendix C).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wisetut.models.base import AutoEncoder
 from wisetut.objectives import aevb_kl, wise_kl
 
-__all__ = ["Forward", "Method", "AEVB", "BetaVAE", "WiSE", "WAEMMD", "imq_mmd", "make_method", "METHODS"]
+__all__ = ["Forward", "Method", "AEVB", "BetaVAE", "WiSE", "WAEMMD", "WAEGAN", "imq_mmd", "make_method", "METHODS"]
 
 
 @dataclass
@@ -168,23 +172,18 @@ def imq_mmd(z: Tensor, z_prior: Tensor, scales=IMQ_SCALES, prior_var: float = 1.
     return ((k_qq + k_pp) * off_diag).sum() / (m * (m - 1)) - 2.0 * k_qp.mean()
 
 
-class WAEMMD(Method):
-    """WAE-MMD (Tolstikhin et al., 2018): reconstruction plus ``lambda`` times the IMQ MMD.
-
-    The MMD compares encoder samples ``z ~ q(z|x)`` with as many prior samples. ``lam = 10`` is
-    the WAE paper's MNIST value (100 for CelebA).
+class _WAE(Method):
+    """What both WAEs share: the penalty's weight ``lam``, and a deterministic encoder by default.
 
     ``deterministic=True`` (the default, as in the WAE paper's experiments) makes the encoder a
     point map: the posterior variance is fixed at ``exp(POINT_LOGVAR)`` (sigma ~ 5e-5) and its head
     is unused, so ``z = mu`` up to negligible noise and every tool that reads posteriors still works.
-    With ``deterministic=False`` the Gaussian encoder's variance is free; on the sine waves it then
-    collapses to the prior (q(z|x) = N(0, I), the decoder ignores z), which chapter 4 notes.
+    ``deterministic=False`` leaves the Gaussian encoder's variance free.
     """
 
-    name = "wae_mmd"
     POINT_LOGVAR = -20.0
 
-    def __init__(self, lam: float = 10.0, deterministic: bool = True):
+    def __init__(self, lam: float, deterministic: bool):
         super().__init__()
         if not lam >= 0:
             raise ValueError(f"lam must be non-negative, got {lam}")
@@ -193,18 +192,121 @@ class WAEMMD(Method):
     def configure_model(self, model: AutoEncoder) -> None:
         model.fixed_logvar = self.POINT_LOGVAR if self.deterministic else None
 
-    def losses(self, f: Forward) -> dict[str, Tensor]:
-        return {"model": f.recon.mean() + self.lam * imq_mmd(f.z, torch.randn_like(f.z))}
-
     def hparams(self) -> dict:
         return {"lam": self.lam, "deterministic": self.deterministic}
 
 
-METHODS = {cls.name: cls for cls in (AEVB, BetaVAE, WiSE, WAEMMD)}
+class WAEMMD(_WAE):
+    """WAE-MMD (Tolstikhin et al., 2018): reconstruction plus ``lambda`` times the IMQ MMD.
+
+    The MMD compares encoder samples ``z ~ q(z|x)`` with as many prior samples. ``lam = 10`` is
+    the WAE paper's MNIST value (100 for CelebA). With a Gaussian encoder
+    (``deterministic=False``) the sine-wave model collapses to the prior (q(z|x) = N(0, I), the
+    decoder ignores z), which chapter 4 notes.
+    """
+
+    name = "wae_mmd"
+
+    def __init__(self, lam: float = 10.0, deterministic: bool = True):
+        super().__init__(lam, deterministic)
+
+    def losses(self, f: Forward) -> dict[str, Tensor]:
+        return {"model": f.recon.mean() + self.lam * imq_mmd(f.z, torch.randn_like(f.z))}
+
+
+class WAEGAN(_WAE):
+    """WAE-GAN (Tolstikhin et al., 2018): an adversary in the latent space tells ``p(z)`` from ``q(z)``.
+
+    The adversary ``D`` (an MLP on ``z``: ``layers`` hidden layers of ``hidden`` ReLU units, one
+    logit) is a parameter group of its own, with its own Adam. Per batch, with ``z_q ~ q(z|x)`` and
+    as many ``z_p ~ N(0, I)``:
+
+    - adversary: ``lam [BCE(D(z_p), 1) + BCE(D(z_q), 0)]`` (learns to tell them apart);
+    - model: ``1/M sum_i rec_i + lam BCE(D(z_q), 1)``, the non-saturating form of the penalty,
+      which pushes ``q(z)`` towards where ``D`` believes the prior is.
+
+    Defaults are the official code's MNIST configuration (``tolstikhin/wae``, ``configs.py``):
+    ``lam = 10``, an adversary of 4 x 512 units, its Adam at ``lr_adv = 5e-4`` with
+    ``beta1 = 0.5``; CelebA uses ``lam = 1``, 4 x 1024 units, ``lr_adv = 1e-3`` and
+    ``prior_trick=True``, which adds ``log p(z)`` to the logit so that ``D`` learns only
+    ``-log q(z)`` (the optimal discriminator is ``log p(z) - log q(z)``). The auto-encoder's Adam
+    keeps the run's settings, as for every other method of the book (the official code uses
+    ``beta1 = 0.5`` there too).
+
+    The adversary is built on first use (:meth:`configure_model`), when the latent size is known,
+    from the global RNG: train-from-the-same-seed gives the same adversary.
+    """
+
+    name = "wae_gan"
+
+    def __init__(
+        self,
+        lam: float = 10.0,
+        deterministic: bool = True,
+        hidden: int = 512,
+        layers: int = 4,
+        lr_adv: float = 5e-4,
+        adv_beta1: float = 0.5,
+        prior_trick: bool = False,
+    ):
+        super().__init__(lam, deterministic)
+        if hidden < 1 or layers < 1 or not lr_adv > 0 or not 0 <= adv_beta1 < 1:
+            raise ValueError(
+                f"need hidden >= 1, layers >= 1, lr_adv > 0 and 0 <= adv_beta1 < 1, got {hidden}, {layers}, {lr_adv}, {adv_beta1}"
+            )
+        self.hidden, self.layers, self.lr_adv = int(hidden), int(layers), float(lr_adv)
+        self.adv_beta1, self.prior_trick = float(adv_beta1), bool(prior_trick)
+        self.adversary: nn.Sequential | None = None
+
+    def configure_model(self, model: AutoEncoder) -> None:
+        super().configure_model(model)
+        if self.adversary is None or self.adversary[0].in_features != model.latent_dim:
+            sizes = [model.latent_dim] + [self.hidden] * self.layers
+            hidden = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+            self.adversary = nn.Sequential(*hidden, nn.Linear(sizes[-1], 1))
+
+    def logits(self, z: Tensor) -> Tensor:
+        """The adversary's logit that ``z`` came from the prior, ``[M]``."""
+        if self.adversary is None:
+            raise RuntimeError("the adversary is built by configure_model(model) (train() calls it)")
+        out = self.adversary(z).squeeze(1).float()
+        if self.prior_trick:  # + log N(z | 0, I): D learns only the -log q(z) part
+            out = out - 0.5 * (z.float().square().sum(1) + z.shape[1] * math.log(2 * math.pi))
+        return out
+
+    def parameter_groups(self, model: AutoEncoder) -> dict[str, list[nn.Parameter]]:
+        if self.adversary is None:
+            self.configure_model(model)
+        return {"model": list(model.parameters()), "adversary": list(self.adversary.parameters())}
+
+    def optimizer_settings(self, group: str, lr: float) -> dict:
+        return {"lr": self.lr_adv, "betas": (self.adv_beta1, 0.999)} if group == "adversary" else {"lr": lr}
+
+    def losses(self, f: Forward) -> dict[str, Tensor]:
+        logit_q, logit_p = self.logits(f.z), self.logits(torch.randn_like(f.z))
+        ones, zeros = torch.ones_like(logit_q), torch.zeros_like(logit_q)
+        bce = F.binary_cross_entropy_with_logits
+        return {
+            "model": f.recon.mean() + self.lam * bce(logit_q, ones),
+            "adversary": self.lam * (bce(logit_p, ones) + bce(logit_q, zeros)),
+        }
+
+    def hparams(self) -> dict:
+        return {
+            **super().hparams(),
+            "hidden": self.hidden,
+            "layers": self.layers,
+            "lr_adv": self.lr_adv,
+            "adv_beta1": self.adv_beta1,
+            "prior_trick": self.prior_trick,
+        }
+
+
+METHODS = {cls.name: cls for cls in (AEVB, BetaVAE, WiSE, WAEMMD, WAEGAN)}
 
 
 def make_method(name: str, **hparams) -> Method:
-    """A method by name (``aevb``, ``beta_vae``, ``wise``, ``wae_mmd``) with its hyper-parameters."""
+    """A method by name (``aevb``, ``beta_vae``, ``wise``, ``wae_mmd``, ``wae_gan``) with its hyper-parameters."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}: expected one of {', '.join(METHODS)}")
     return METHODS[name](**hparams)
