@@ -12,7 +12,7 @@ from wisetut.engine import train
 from wisetut.methods import Forward
 from wisetut.models import mlp_autoencoder
 from wisetut.models.mlp import mlp
-from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, kernel_weights, linear_path
+from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, kernel_weights
 
 SHAPE = (1, 4, 4)  # tiny "images": the same code paths as MNIST's (1, 28, 28), in milliseconds
 g = torch.Generator().manual_seed(0)
@@ -147,9 +147,10 @@ def test_generation_and_interpolation_from_x():
     z = space.codes(space.x_ref[:5])
     lo, hi = space.z_ref.min(0).values, space.z_ref.max(0).values
     assert ((z >= lo - 1e-5) & (z <= hi + 1e-5)).all()  # convex combinations of reference codes
-    images = space.interpolate(space.x_ref[0], space.x_ref[1], steps=7)
-    assert images.shape == (7, *SHAPE) and (images >= 0).all() and (images <= 1).all()
-    assert torch.allclose(linear_path(torch.zeros(2), torch.ones(2), 3)[1], torch.full((2,), 0.5))
+    paths = space.interpolate(TRAIN[:2], TRAIN[2:4], steps=7)
+    assert paths.shape == (2, 7, *SHAPE) and (paths >= 0).all() and (paths <= 1).all()
+    assert torch.allclose(paths[:, 0], space.decode(space.x_ref[:2]), atol=1e-6)  # ends: the digits' own locations
+    assert torch.allclose(paths[:, -1], space.decode(space.x_ref[2:4]), atol=1e-6)
 
 
 def test_distance_to_nearest_is_brute_force():
@@ -176,8 +177,14 @@ def test_bad_inputs_are_clear_errors():
         mlp(4, 2, dropout=1.0)
     with pytest.raises(ValueError, match="784 values"):
         NonparametricVAE().locate(torch.zeros(3, 1, 4, 4))
-    with pytest.raises(ValueError, match="at least 2 steps"):
-        linear_path(torch.zeros(2), torch.ones(2), 1)
+    model, method = _fresh()
+    space = XSpace.build(model, method, TRAIN[:10])
+    with pytest.raises(ValueError, match="at least 2"):
+        space.interpolate(TRAIN[:1], TRAIN[1:2], steps=1)
+    with pytest.raises(ValueError, match="same shape"):
+        space.interpolate(TRAIN[:1], TRAIN[1:3])
+    with pytest.raises(ValueError, match=r"\[N, x_dim\]"):
+        space.codes(torch.zeros(2))
     with pytest.raises(ValueError, match="one shape"):
         distance_to_nearest(torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 5, 5))
     with pytest.raises(ValueError, match="latent_dim"):

@@ -18,7 +18,8 @@ from its initial value); and ``l`` only sets the unit of X, which the second enc
 
 Generation from X (:class:`XSpace`): a new location's code is the kernel-weighted combination of
 the codes of reference digits (the training digits, or a stated subset), decoded; interpolation in
-X decodes the codes along a straight line between two locations.
+X decodes the codes along a straight line between two locations (as :func:`wisetut.generate.interpolate`
+does in Z).
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from wisetut.generate import decode_mean
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder
 from wisetut.models.mlp import SEED003_DROPOUT, mlp
 from wisetut.objectives import aevb_kl
 
-__all__ = ["kernel_weights", "NonparametricVAE", "XSpace", "linear_path", "decode_mean", "distance_to_nearest"]
+__all__ = ["kernel_weights", "NonparametricVAE", "XSpace", "distance_to_nearest"]
 
 
 def _check_points(x: Tensor, name: str) -> None:
@@ -187,27 +189,6 @@ class NonparametricVAE(Method):
         return {"match": total / max(n, 1)}
 
 
-def linear_path(a: Tensor, b: Tensor, steps: int) -> Tensor:
-    """``steps`` points from ``a`` to ``b`` (both ends included), ``[steps, D]``."""
-    if a.shape != b.shape or a.dim() != 1:
-        raise ValueError(f"a and b must be vectors of one size, got {tuple(a.shape)} and {tuple(b.shape)}")
-    if steps < 2:
-        raise ValueError(f"a path needs at least 2 steps, got {steps}")
-    t = torch.linspace(0.0, 1.0, steps, dtype=a.dtype, device=a.device)[:, None]
-    return (1 - t) * a + t * b
-
-
-@torch.no_grad()
-def decode_mean(model: AutoEncoder, z: Tensor, batch_size: int = 1024) -> Tensor:
-    """The decoder's mean image for each code (evaluation mode), on the CPU."""
-    was = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = torch.cat([model.mean_output(model.decode(z[s : s + batch_size].to(device)).float()) for s in range(0, len(z), batch_size)])
-    model.train(was)
-    return out.cpu()
-
-
 @dataclass
 class XSpace:
     """Generation from X: reference locations and codes, and what a new location decodes to.
@@ -247,9 +228,20 @@ class XSpace:
         """Mean images generated at locations ``x``."""
         return decode_mean(self.model, self.codes(x))
 
-    def interpolate(self, x_a: Tensor, x_b: Tensor, steps: int) -> Tensor:
-        """Images along the straight line from ``x_a`` to ``x_b`` in X, ``[steps, *data_shape]``."""
-        return self.decode(linear_path(x_a.float(), x_b.float(), steps))
+    def interpolate(self, y_a: Tensor, y_b: Tensor, steps: int = 8) -> Tensor:
+        """Decoded codes along the straight lines in X from ``locate(y_a)`` to ``locate(y_b)``.
+
+        The X counterpart of :func:`wisetut.generate.interpolate` (which walks in Z): ``y_a`` and
+        ``y_b`` are batches of ``P`` digits; returns ``[P, steps, *data_shape]``, both ends included.
+        """
+        if y_a.shape != y_b.shape:
+            raise ValueError(f"y_a and y_b must have the same shape, got {tuple(y_a.shape)} and {tuple(y_b.shape)}")
+        if steps < 2:
+            raise ValueError(f"steps must be at least 2, got {steps}")
+        x_a, x_b = self.method.locate(y_a), self.method.locate(y_b)
+        t = torch.linspace(0.0, 1.0, steps).view(1, steps, 1)
+        x = (1 - t) * x_a[:, None] + t * x_b[:, None]  # [P, steps, x_dim]
+        return self.decode(x.reshape(-1, x_a.shape[1])).view(len(y_a), steps, *self.model.data_shape)
 
 
 @torch.no_grad()
