@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= $(WISETUT_PROFILE)
 
-.PHONY: venv test test-unit test-book book reproduce bench clean
+.PHONY: venv test test-unit test-book test-browser book reproduce bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: test-unit test-book
+test: test-unit test-book test-browser
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests
@@ -29,11 +29,17 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 	@echo "The book is at _build/html/index.html"
 
-# Re-execute every chapter in place (outputs, book/figures, book/results). PROFILE=paper make reproduce;
-# CHAPTERS=book/04_sine_waves.ipynb make reproduce for one chapter. Finished runs load from book/checkpoints/.
+# Build the book, then read every page in headless Chromium with no network (tools/check_book.py):
+# formulas typeset, images loaded, launch buttons, internal links, console. Screenshots: _build/screenshots/
+test-browser: book
+	$(PY) -m pytest -m browser -s tests/test_book_browser.py
+
+# Re-execute every chapter in place (outputs, book/figures, book/results) and print how long each took.
+# PROFILE=paper make reproduce; CHAPTERS=book/04_sine_waves.ipynb make reproduce for one chapter.
+# Finished runs load from book/checkpoints/. A reader's run that changes nothing:
+# $(PY) tools/run_chapters.py --profile quick --isolate (every chapter from an empty output folder).
 reproduce: $(STAMP)
-	WISETUT_PROFILE=$(PROFILE) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(or $(CHAPTERS),book/[0-9]*.ipynb)
+	$(PY) tools/run_chapters.py --inplace $(if $(PROFILE),--profile $(PROFILE)) $(CHAPTERS)
 
 # Speed, as ratios against a baseline in the same run (benchmarks/README.md). pythae: pip install -e '.[bench]'
 bench: $(STAMP)
@@ -41,4 +47,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
 
 clean:
-	rm -rf _build
+	rm -rf _build  # the book, its MathJax copy and the screenshots

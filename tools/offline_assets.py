@@ -12,6 +12,9 @@ Loaded by ``_config.yml`` (``sphinx: local_extensions``). It does two things:
    Colab" badge image served by colab.research.google.com; in the book it is replaced by a local
    copy (``tools/static/colab-badge.svg``) so that no image is missing offline. The notebooks
    themselves keep the remote badge (GitHub and Colab show it).
+3. **One copy of each script.** sphinx-thebe's inline configuration script reaches every page twice,
+   and declaring ``const THEBE_JS_URL`` twice is an error in the browser's console; a script that a
+   page lists twice is written once.
 """
 
 from __future__ import annotations
@@ -83,8 +86,26 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         shutil.copytree(mathjax_es5(), Path(app.outdir) / "_static" / folder, dirs_exist_ok=True)
 
 
+def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict,
+                          doctree) -> None:
+    """Keep the first of identical entries (same file or body, same attributes) in the page's scripts.
+
+    A script without a file is listed once with ``filename=None`` and once with ``""``: both mean none.
+    """
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (getattr(script, "filename", str(script)) or "",
+               tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    if "script_files" in context:
+        context["script_files"][:] = unique
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", add_static_path)
     app.connect("doctree-resolved", use_local_images)
+    app.connect("html-page-context", drop_repeated_scripts, priority=900)
     app.connect("build-finished", copy_mathjax)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,126 @@
+"""Run the book's chapters as a reader does, one fresh kernel each, and say how long each took.
+
+Used by ``make reproduce``::
+
+    python tools/run_chapters.py --inplace                     # re-execute and store every chapter
+    python tools/run_chapters.py --profile quick --isolate     # run each from a clean temp folder
+    python tools/run_chapters.py book/04_sine_waves.ipynb      # one chapter
+
+Each chapter runs top to bottom (``Run All``) in a new ``python3`` kernel, with the chapter's own
+folder as working directory and ``WISETUT_PROFILE`` set to the chosen profile.
+
+- ``--inplace`` writes the executed notebook back over the stored one (outputs, and the figures
+  and results the chapter saves into ``book/``). Without it nothing in the book is changed: the
+  executed copies are discarded.
+- ``--isolate`` gives every chapter its own empty ``WISETUT_OUTPUT_DIR`` (results, figures and
+  checkpoints go there), so a chapter that needs a file left by an earlier run, or by another
+  chapter, fails instead of passing by luck. It cannot be combined with ``--inplace``.
+
+At the end a table gives every chapter's wall time and the profile it ran in; a chapter that raised
+is reported with its error and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ("quick", "standard", "paper")
+
+
+def default_profile() -> str:
+    """``$WISETUT_PROFILE`` when set, else what the package would pick (``paper`` on a GPU)."""
+    name = os.environ.get("WISETUT_PROFILE", "").strip().lower()
+    if name:
+        return name
+    sys.path.insert(0, str(ROOT))
+    from wisetut.profiles import current_profile
+
+    return current_profile()
+
+
+def run_chapter(path: Path, profile: str, inplace: bool, output_dir: str | None) -> float:
+    """Execute ``path`` top to bottom in a fresh kernel; return the wall time in seconds.
+
+    Raises:
+        CellExecutionError: a cell raised (the message names the cell and the error).
+    """
+    nb = nbformat.read(path, as_version=4)
+    env_before = {k: os.environ.get(k) for k in ("WISETUT_PROFILE", "WISETUT_OUTPUT_DIR")}
+    os.environ["WISETUT_PROFILE"] = profile  # the kernel inherits the environment
+    if output_dir is not None:
+        os.environ["WISETUT_OUTPUT_DIR"] = output_dir
+    try:
+        client = NotebookClient(nb, timeout=None, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        client.execute()
+        seconds = time.perf_counter() - start
+    finally:
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if inplace:
+        nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="*", type=Path,
+                        help="notebooks to run (default: every book/[0-9]*.ipynb, in order)")
+    parser.add_argument("--profile", choices=PROFILES, default=None,
+                        help="profile to run in (default: $WISETUT_PROFILE, else the package's default)")
+    parser.add_argument("--inplace", action="store_true", help="store the executed notebooks")
+    parser.add_argument("--isolate", action="store_true",
+                        help="run every chapter with its own empty WISETUT_OUTPUT_DIR")
+    args = parser.parse_args(argv)
+    if args.inplace and args.isolate:
+        parser.error("--isolate writes to temporary folders; it cannot store chapters (--inplace)")
+    profile = args.profile or default_profile()
+    if profile not in PROFILES:
+        parser.error(f"WISETUT_PROFILE={profile!r} is not a profile: expected one of {', '.join(PROFILES)}")
+    chapters = args.chapters or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
+    if not chapters:
+        parser.error("no chapters found")
+
+    print(f"Running {len(chapters)} chapter(s) in the {profile!r} profile on "
+          f"{platform.machine()} ({os.cpu_count()} CPU cores)"
+          f"{', each from an empty output folder' if args.isolate else ''}"
+          f"{', storing the outputs' if args.inplace else ''}.", flush=True)
+    rows, failed = [], False
+    for path in chapters:
+        with tempfile.TemporaryDirectory(prefix="wisetut-chapter-") as tmp:
+            try:
+                seconds = run_chapter(path, profile, args.inplace, tmp if args.isolate else None)
+                status = "ok"
+            except CellExecutionError as error:
+                seconds, status, failed = float("nan"), "FAILED", True
+                print(f"{path.name}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
+        rows.append((path.name, profile, seconds, status))
+        print(f"{path.name}: {seconds:.0f} s ({profile}) {status}", flush=True)
+
+    width = max(len(name) for name, *_ in rows)
+    print(f"\n{'chapter'.ljust(width)}  profile   wall time")
+    for name, prof, seconds, status in rows:
+        shown = f"{seconds:8.1f} s" if status == "ok" else "  failed"
+        print(f"{name.ljust(width)}  {prof:<8}  {shown}")
+    total = sum(s for *_, s, st in rows if st == "ok")
+    print(f"{'total'.ljust(width)}            {total:8.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
