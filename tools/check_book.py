@@ -9,7 +9,8 @@ On each page it checks what a reader sees:
 - **math**: every formula that Sphinx wrote (elements of class ``math``) holds a typeset MathJax
   ``mjx-container``; MathJax reported no error and no undefined macro; no raw TeX (``\\(``,
   ``\\[``, ``$$``, ``\\begin{``) is left in the text outside code;
-- **images**: every ``<img>`` loaded (``naturalWidth > 0``);
+- **images and fonts**: every ``<img>`` loaded (``naturalWidth > 0``), no web font (MathJax's
+  included) failed to load;
 - **launch buttons**: a page built from a notebook has its Colab and Binder launch links;
 - **links**: every link to a page of the book answers 200, and its ``#anchor`` exists there;
 - **console**: no error in the console, no uncaught exception, no failed request to the book.
@@ -57,7 +58,7 @@ async () => {
       new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })));
   const sources = Array.from(document.querySelectorAll('.math'));
   const untypeset = sources.filter(el => !el.querySelector('mjx-container'))
-                           .map(el => el.textContent.trim().slice(0, 80));
+                           .map(el => el.textContent.replace(/\s+/g, ' ').trim().slice(0, 80));
   const mathErrors = [];
   const items = mj && mj.startup && mj.startup.document ? Array.from(mj.startup.document.math) : [];
   for (const item of items) {
@@ -79,10 +80,13 @@ async () => {
   }
   const images = Array.from(document.images, img => ({src: img.currentSrc || img.src,
                                                        ok: img.complete && img.naturalWidth > 0}));
+  await document.fonts.ready;
+  const fontErrors = Array.from(document.fonts).filter(font => font.status === 'error')
+                                              .map(font => font.family);
   const launch = Array.from(document.querySelectorAll('.dropdown-launch-buttons a[href]'), a => a.href);
   const links = Array.from(document.querySelectorAll('a[href]'), a => a.href);
   return {formulas: items.length, sources: sources.length, untypeset, mathErrors, rawTex, images,
-          launch, links};
+          fontErrors, launch, links};
 }
 """
 
@@ -249,6 +253,7 @@ def read_page(browser, base: str, page: str, notebook: bool, redirect: bool, lin
     report.problems += [f"formula with a MathJax error: {tex}" for tex in seen["mathErrors"]]
     report.problems += [f"raw TeX in the text: {text!r}" for text in seen["rawTex"]]
     report.problems += [f"image not loaded: {img['src']}" for img in seen["images"] if not img["ok"]]
+    report.problems += [f"font not loaded: {family}" for family in seen["fontErrors"]]
     online_only = [url for url in blocked if url.startswith(ONLINE_ONLY)]
     report.problems += [f"needs the network: {url}" for url in blocked if url not in online_only]
     report.problems += [f"console error: {text}" for text, url in console
