@@ -1,0 +1,64 @@
+"""Pieces of the WAE chapter: the mutual information and the regulariser identity, fading squares, WAE networks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from wisetut.data.squares import distance_to_squares, make_fading_squares, square_mask
+from wisetut.estimators import mc_mutual_information, regulariser_identity
+from wisetut.models.squares import squares_autoencoder
+from wisetut.models.wae_mnist import Conv2dSame, wae_mnist_autoencoder
+
+
+def test_mutual_information_extremes():
+    # identical posteriors: the code says nothing about which input it came from
+    mu, lv = torch.zeros(50, 3, dtype=torch.float64), torch.zeros(50, 3, dtype=torch.float64)
+    mi, se = mc_mutual_information(mu, lv)
+    assert mi == pytest.approx(0.0, abs=1e-12) and se == pytest.approx(0.0, abs=1e-12)
+    # far-apart, narrow posteriors: the code identifies its input, I = log M
+    mu = 100.0 * torch.eye(20, dtype=torch.float64)
+    mi, _ = mc_mutual_information(mu, torch.full((20, 20), -4.0, dtype=torch.float64))
+    assert mi == pytest.approx(math.log(20), abs=1e-9)
+    with pytest.raises(ValueError):
+        mc_mutual_information(torch.zeros(5), torch.zeros(5))
+
+
+@pytest.mark.parametrize("spread,logvar", [(1.0, -1.0), (3.0, -4.0), (0.3, 0.0)])
+def test_regulariser_identity_closes_within_monte_carlo_error(spread, logvar):
+    g = torch.Generator().manual_seed(1)
+    mu = spread * torch.randn(300, 4, generator=g, dtype=torch.float64)
+    lv = logvar + 0.3 * torch.randn(300, 4, generator=g, dtype=torch.float64)
+    r = regulariser_identity(mu, lv, n_samples=20_000)
+    assert abs(r["gap"]) < 4 * r["gap_se"] + 1e-9, r
+    assert 0.0 <= r["mutual_information"] <= math.log(300) + 1e-9
+    # the check is sharp enough to see a left side that is off by a single nat: it can fail
+    assert abs(r["gap"] + 1.0) > 4 * r["gap_se"], r
+
+
+def test_fading_squares():
+    s = make_fading_squares(500, seed=3)
+    assert s.x.shape == (500, 1, 32, 32) and 0.0 <= s.grey.min() and s.grey.max() <= 1.0
+    assert torch.equal(s.x, make_fading_squares(500, seed=3).x)
+    assert torch.equal(s.x[:, 0, 16, 16], s.grey) and s.x[:, :, :8].abs().max() == 0  # centred on black
+    assert square_mask().sum() == 16 * 16
+    assert distance_to_squares(s.x).max().item() == pytest.approx(0.0, abs=1e-7)
+    # a half-grey image everywhere is 0.5 away from black outside the square: rms = 0.5 sqrt(768 / 1024)
+    half = torch.full((1, 1, 32, 32), 0.5)
+    assert distance_to_squares(half).item() == pytest.approx(0.5 * math.sqrt(768 / 1024))
+    with pytest.raises(ValueError, match="positive"):
+        make_fading_squares(0)
+    with pytest.raises(ValueError, match=r"\[N, 1, 32, 32\]"):
+        distance_to_squares(torch.zeros(2, 32, 32))
+
+
+def test_wae_networks_shapes():
+    m = wae_mnist_autoencoder(8, filters=64)  # the paper's is 1024 wide; the shapes are the same
+    mu, lv = m.encode(torch.rand(4, 1, 28, 28))
+    assert mu.shape == lv.shape == (4, 8) and m.decode(mu).shape == (4, 1, 28, 28)
+    assert Conv2dSame(1, 1, 4, stride=2)(torch.zeros(1, 1, 7, 7)).shape[-1] == 4  # TensorFlow's SAME: ceil(7 / 2)
+    assert squares_autoencoder(2).decode(torch.zeros(3, 2)).shape == (3, 1, 32, 32)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        wae_mnist_autoencoder(8, filters=100)
