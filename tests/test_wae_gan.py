@@ -73,7 +73,7 @@ def test_adversary_has_its_own_optimiser_settings(tmp_path):
     adv_group = state["optimizers"]["adversary"]["param_groups"][0]
     model_group = state["optimizers"]["model"]["param_groups"][0]
     assert adv_group["lr"] == 2e-4 and tuple(adv_group["betas"]) == (0.5, 0.999)
-    assert model_group["lr"] == KW["lr"] and tuple(model_group["betas"]) == (0.9, 0.999)
+    assert model_group["lr"] == KW["lr"] and tuple(model_group["betas"]) == (0.5, 0.999)  # the official code's
     assert any(k.startswith("adversary.") for k in state["method"])
 
 
@@ -99,7 +99,7 @@ def test_resume_after_kill_is_bit_for_bit(tmp_path, kill_epoch, kill_step):
     assert straight.history.train == resumed.history.train and straight.history.test == resumed.history.test
 
 
-@pytest.mark.parametrize("change", [{"lr_adv": 1e-3}, {"adv_beta1": 0.9}, {"hidden": 16}, {"lam": 1.0}, {"prior_trick": True}])
+@pytest.mark.parametrize("change", [{"lr_adv": 1e-3}, {"adv_beta1": 0.9}, {"ae_beta1": 0.9}, {"hidden": 16}, {"lam": 1.0}, {"prior_trick": True}])
 def test_checkpoint_fingerprint_includes_the_adversary(tmp_path, change):
     ckpt = tmp_path / "run.pt"
     train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **{**KW, "epochs": 1})
@@ -129,7 +129,7 @@ def test_prior_trick_adds_the_log_prior_to_the_logit():
 
 
 def test_bad_settings_are_clear_errors():
-    for bad in ({"hidden": 0}, {"layers": 0}, {"lr_adv": 0.0}, {"adv_beta1": 1.0}):
+    for bad in ({"hidden": 0}, {"layers": 0}, {"lr_adv": 0.0}, {"adv_beta1": 1.0}, {"ae_beta1": -0.1}):
         with pytest.raises(ValueError, match="hidden >= 1"):
             WAEGAN(**bad)
     with pytest.raises(ValueError, match="lam"):

@@ -62,3 +62,18 @@ def test_wae_networks_shapes():
     assert squares_autoencoder(2).decode(torch.zeros(3, 2)).shape == (3, 1, 32, 32)
     with pytest.raises(ValueError, match="multiple of 8"):
         wae_mnist_autoencoder(8, filters=100)
+
+
+def test_convergence_criterion():
+    from wisetut.experiments import convergence
+
+    flat = convergence([10.0, 5.0, 4.0, 3.99, 3.98, 3.97, 3.97, 3.97, 3.96, 3.96])
+    assert flat["met"] and flat["window"] == 2 and flat["relative_change"] == pytest.approx(0.01 / 3.97)
+    falling = convergence([10.0, 8.0, 6.0, 4.0, 2.0])
+    assert not falling["met"] and falling["relative_change"] == pytest.approx(0.5)
+    rising = convergence([4.0] * 8 + [4.2, 4.4])  # over-fitting moves the curve too
+    assert not rising["met"]
+    with pytest.raises(ValueError, match="two finite"):
+        convergence([1.0])
+    with pytest.raises(ValueError, match="two finite"):
+        convergence([1.0, float("nan")])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import torch
 
 from wisetut.engine import TrainResult, train
@@ -17,7 +19,7 @@ from wisetut.models.base import AutoEncoder
 from wisetut.outputs import describe_device, output_dir, pick_device
 from wisetut.profiles import Settings, current_profile
 
-__all__ = ["train_methods", "results_record"]
+__all__ = ["train_methods", "results_record", "convergence"]
 
 
 def train_methods(
@@ -74,4 +76,34 @@ def results_record(experiment: str, settings: Settings, data: dict, runs: dict[s
         "data": data,
         "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")},
         "methods": {name: run.summary() for name, run in runs.items()},
+    }
+
+
+def convergence(values, fraction: float = 0.2, tol: float = 0.02) -> dict:
+    """Has a per-epoch curve (a held-out error) stopped moving? The book's convergence criterion.
+
+    Compares the last value with the value ``ceil(fraction * epochs)`` epochs earlier: the run has
+    converged when the relative change over that last stretch is below ``tol`` (2% over the last
+    fifth of the epochs, by default). A curve that rises again (over-fitting) fails it as well.
+
+    Returns:
+        ``{"criterion", "epochs", "window", "relative_change", "met"}``.
+
+    Raises:
+        ValueError: for fewer than two values, non-finite values, or settings outside (0, 1).
+    """
+    v = [float(x) for x in values]
+    if len(v) < 2 or not all(math.isfinite(x) for x in v):
+        raise ValueError(f"need at least two finite values, got {v}")
+    if not (0 < fraction < 1 and tol > 0):
+        raise ValueError(f"need 0 < fraction < 1 and tol > 0, got {fraction} and {tol}")
+    window = max(1, math.ceil(fraction * len(v)))
+    before, last = v[-1 - window], v[-1]
+    change = abs(last - before) / max(abs(before), 1e-12)
+    return {
+        "criterion": f"held-out value changes by less than {tol:.0%} over the last {fraction:.0%} of epochs",
+        "epochs": len(v),
+        "window": window,
+        "relative_change": change,
+        "met": change < tol,
     }

@@ -230,8 +230,9 @@ class WAEGAN(_WAE):
     ``beta1 = 0.5``; CelebA uses ``lam = 1``, 4 x 1024 units, ``lr_adv = 1e-3`` and
     ``prior_trick=True``, which adds ``log p(z)`` to the logit so that ``D`` learns only
     ``-log q(z)`` (the optimal discriminator is ``log p(z) - log q(z)``). The auto-encoder's Adam
-    keeps the run's settings, as for every other method of the book (the official code uses
-    ``beta1 = 0.5`` there too).
+    uses the run's learning rate with the official ``beta1 = 0.5`` (``ae_beta1``): with the usual
+    0.9, the encoder's momentum overshoots the adversary and all codes collapse to one point
+    (chapter 6 shows the numbers).
 
     The adversary is built on first use (:meth:`configure_model`), when the latent size is known,
     from the global RNG: train-from-the-same-seed gives the same adversary.
@@ -248,14 +249,16 @@ class WAEGAN(_WAE):
         lr_adv: float = 5e-4,
         adv_beta1: float = 0.5,
         prior_trick: bool = False,
+        ae_beta1: float = 0.5,
     ):
         super().__init__(lam, deterministic)
-        if hidden < 1 or layers < 1 or not lr_adv > 0 or not 0 <= adv_beta1 < 1:
+        if hidden < 1 or layers < 1 or not lr_adv > 0 or not (0 <= adv_beta1 < 1 and 0 <= ae_beta1 < 1):
             raise ValueError(
-                f"need hidden >= 1, layers >= 1, lr_adv > 0 and 0 <= adv_beta1 < 1, got {hidden}, {layers}, {lr_adv}, {adv_beta1}"
+                f"need hidden >= 1, layers >= 1, lr_adv > 0 and 0 <= adv_beta1, ae_beta1 < 1, "
+                f"got {hidden}, {layers}, {lr_adv}, {adv_beta1}, {ae_beta1}"
             )
         self.hidden, self.layers, self.lr_adv = int(hidden), int(layers), float(lr_adv)
-        self.adv_beta1, self.prior_trick = float(adv_beta1), bool(prior_trick)
+        self.adv_beta1, self.prior_trick, self.ae_beta1 = float(adv_beta1), bool(prior_trick), float(ae_beta1)
         self.adversary: nn.Sequential | None = None
 
     def configure_model(self, model: AutoEncoder) -> None:
@@ -280,7 +283,9 @@ class WAEGAN(_WAE):
         return {"model": list(model.parameters()), "adversary": list(self.adversary.parameters())}
 
     def optimizer_settings(self, group: str, lr: float) -> dict:
-        return {"lr": self.lr_adv, "betas": (self.adv_beta1, 0.999)} if group == "adversary" else {"lr": lr}
+        if group == "adversary":
+            return {"lr": self.lr_adv, "betas": (self.adv_beta1, 0.999)}
+        return {"lr": lr, "betas": (self.ae_beta1, 0.999)}
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
         logit_q, logit_p = self.logits(f.z), self.logits(torch.randn_like(f.z))
@@ -299,6 +304,7 @@ class WAEGAN(_WAE):
             "lr_adv": self.lr_adv,
             "adv_beta1": self.adv_beta1,
             "prior_trick": self.prior_trick,
+            "ae_beta1": self.ae_beta1,
         }
 
 
