@@ -19,6 +19,7 @@ __all__ = [
     "log_aggregate_density",
     "mc_aggregate_kl",
     "mc_aggregate_kl_stratified",
+    "mc_aggregate_kl_reparam",
     "mc_mutual_information",
     "regulariser_identity",
 ]
@@ -138,3 +139,23 @@ def regulariser_identity(
         "gap": mean_kl - agg - mi,
         "gap_se": math.hypot(agg_se, mi_se),
     }
+
+
+def mc_aggregate_kl_reparam(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
+    """A differentiable Monte Carlo estimate of ``KL(q(z|B) || N(0, I))`` from fixed noise ``eps``.
+
+    ``eps`` is ``[M, S, d]``: ``z_is = mu_i + sigma_i eps_is`` are ``S`` reparameterised draws from
+    each component of the batch's aggregate posterior (Eq. 10), and the estimate is the mean of
+    ``log q(z|B) - log p(z)`` over all of them: unbiased for the true KL that Eq. 21 only bounds, and
+    differentiable in ``mu`` and ``logvar`` (for training with the true KL as the penalty).
+
+    Raises:
+        ValueError: for posteriors not ``[M, d]`` or ``eps`` not ``[M, S, d]``.
+    """
+    check_posterior(mu, logvar)
+    if eps.dim() != 3 or eps.shape[0] != mu.shape[0] or eps.shape[2] != mu.shape[1]:
+        raise ValueError(f"eps must be [{mu.shape[0]}, S, {mu.shape[1]}], got {tuple(eps.shape)}")
+    d = mu.shape[1]
+    z = (mu[:, None, :] + (0.5 * logvar).exp()[:, None, :] * eps).reshape(-1, d)
+    log_p = -0.5 * (z.square() + LOG_2PI).sum(1)
+    return (log_aggregate_density(z, mu, logvar) - log_p).mean()

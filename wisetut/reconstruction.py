@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from wisetut.estimators import log_aggregate_density
+from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratified
 from wisetut.methods import Forward, Method
 from wisetut.models.base import LIKELIHOODS, AutoEncoder
-from wisetut.objectives import LOG_2PI, check_posterior, wise_kl
+from wisetut.objectives import wise_kl
 
-__all__ = ["pairwise_log_likelihood", "eq15_term", "eq16_term", "eq17_term", "TERMS", "WiSEReconstruction", "mc_aggregate_kl_reparam"]
+__all__ = ["pairwise_log_likelihood", "eq15_term", "eq16_term", "eq17_term", "TERMS", "KL_PENALTIES", "WiSEVariant"]
 
 
 def pairwise_log_likelihood(x: Tensor, out: Tensor, likelihood: str, chunk: int = 64) -> Tensor:
@@ -79,54 +79,80 @@ def eq17_term(ll: Tensor) -> Tensor:
 TERMS = {"eq15": eq15_term, "eq16": eq16_term, "eq17": eq17_term}
 
 
-class WiSEReconstruction(Method):
-    """WiSE-ALE's objective (Eq. 27) with the reconstruction term of Eq. 15, 16 or 17.
+KL_PENALTIES = ("eq21", "mc")
 
-    Loss per sample: ``-(term(L) - kl_weight KL_UB(q(z|B) || p)) / M``. With ``term="eq17"`` this is
-    :class:`wisetut.methods.WiSE` up to the constant ``M log M``.
+
+class WiSEVariant(Method):
+    """WiSE-ALE (Eq. 27) with a choice of reconstruction term and of KL penalty: the paper's future work.
+
+    Loss per sample: ``-(term(L) - kl_weight * KL) / M`` where
+
+    - ``term``: ``"eq15"``, ``"eq16"`` or ``"eq17"`` (:data:`TERMS`; ``"eq17"`` is Eq. 27's);
+    - ``kl``: ``"eq21"``, the closed-form upper bound of Eq. 21 (:func:`wisetut.wise_kl`, Eq. 27's),
+      or ``"mc"``, the true aggregate KL by reparameterised Monte Carlo
+      (:func:`wisetut.estimators.mc_aggregate_kl_reparam`, ``mc_samples`` draws per posterior).
+
+    ``WiSEVariant("eq17", "eq21")`` is :class:`wisetut.methods.WiSE` up to the constant ``M log M``.
+
+    Every epoch, :meth:`held_out_metrics` measures the two approximations on held-out batches:
+    the three reconstruction terms per sample (``eq15``, ``eq16``, ``eq17``) and the gap of Eq. 21
+    above the true aggregate KL (``kl_bound``, ``kl_true`` by stratified Monte Carlo, ``kl_gap``).
     """
 
-    name = "wise_recon"
+    name = "wise_variant"
 
-    def __init__(self, term: str = "eq17", kl_weight: float = 1.0):
+    def __init__(self, term: str = "eq17", kl: str = "eq21", kl_weight: float = 1.0, mc_samples: int = 16, gap_batches: int = 8):
         super().__init__()
         if term not in TERMS:
             raise ValueError(f"term must be one of {', '.join(TERMS)}, got {term!r}")
-        if not kl_weight >= 0:
-            raise ValueError(f"kl_weight must be non-negative, got {kl_weight}")
-        self.term, self.kl_weight = term, float(kl_weight)
+        if kl not in KL_PENALTIES:
+            raise ValueError(f"kl must be one of {', '.join(KL_PENALTIES)}, got {kl!r}")
+        if not kl_weight >= 0 or mc_samples < 1 or gap_batches < 0:
+            raise ValueError(f"need kl_weight >= 0, mc_samples >= 1, gap_batches >= 0, got {kl_weight}, {mc_samples}, {gap_batches}")
+        self.term, self.kl, self.kl_weight = term, kl, float(kl_weight)
+        self.mc_samples, self.gap_batches = int(mc_samples), int(gap_batches)
         self.likelihood: str | None = None
 
     def configure_model(self, model: AutoEncoder) -> None:
         super().configure_model(model)
         self.likelihood = model.likelihood
 
+    def _penalty(self, mu: Tensor, logvar: Tensor) -> Tensor:
+        if self.kl == "eq21":
+            return wise_kl(mu, logvar)
+        eps = torch.randn(mu.shape[0], self.mc_samples, mu.shape[1], dtype=mu.dtype, device=mu.device)
+        return mc_aggregate_kl_reparam(mu, logvar, eps)
+
     def losses(self, f: Forward) -> dict[str, Tensor]:
         if self.likelihood is None:
             raise RuntimeError("configure_model(model) sets the likelihood (train() calls it)")
         ll = pairwise_log_likelihood(f.x.float(), f.out.float(), self.likelihood)
         m = f.x.shape[0]
-        return {"model": -(TERMS[self.term](ll) - self.kl_weight * wise_kl(f.mu, f.logvar)) / m}
+        return {"model": -(TERMS[self.term](ll) - self.kl_weight * self._penalty(f.mu, f.logvar)) / m}
+
+    @torch.no_grad()
+    def held_out_metrics(self, model: AutoEncoder, x: Tensor, batch_size: int) -> dict[str, float]:
+        """Per sample, averaged over the first ``gap_batches`` full held-out batches (own seeded generator)."""
+        n = min(self.gap_batches, len(x) // batch_size)
+        if n == 0:
+            return {}
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(12345)
+        sums = dict.fromkeys(("eq15", "eq16", "eq17", "kl_bound", "kl_true"), 0.0)
+        for b in range(n):
+            xb = x[b * batch_size : (b + 1) * batch_size].to(device)
+            f = Forward.run(model, xb, generator=gen)
+            ll = pairwise_log_likelihood(xb.float(), f.out.float(), model.likelihood)
+            for name, term in TERMS.items():
+                sums[name] += term(ll).item() / batch_size
+            sums["kl_bound"] += wise_kl(f.mu, f.logvar).item()
+            sums["kl_true"] += mc_aggregate_kl_stratified(f.mu.double(), f.logvar.double(), per_component=64, generator=gen)[0]
+        model.train(was_training)
+        out = {k: v / n for k, v in sums.items()}
+        out["kl_gap"] = out["kl_bound"] - out["kl_true"]
+        return out
 
     def hparams(self) -> dict:
-        return {"term": self.term, "kl_weight": self.kl_weight}
-
-
-def mc_aggregate_kl_reparam(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
-    """A differentiable Monte Carlo estimate of ``KL(q(z|B) || N(0, I))`` from fixed noise ``eps``.
-
-    ``eps`` is ``[M, S, d]``: ``z_is = mu_i + sigma_i eps_is`` are ``S`` reparameterised draws from
-    each component of the batch's aggregate posterior (Eq. 10), and the estimate is the mean of
-    ``log q(z|B) - log p(z)`` over all of them: unbiased for the true KL that Eq. 21 only bounds, and
-    differentiable in ``mu`` and ``logvar`` (for training with the true KL as the penalty).
-
-    Raises:
-        ValueError: for posteriors not ``[M, d]`` or ``eps`` not ``[M, S, d]``.
-    """
-    check_posterior(mu, logvar)
-    if eps.dim() != 3 or eps.shape[0] != mu.shape[0] or eps.shape[2] != mu.shape[1]:
-        raise ValueError(f"eps must be [{mu.shape[0]}, S, {mu.shape[1]}], got {tuple(eps.shape)}")
-    d = mu.shape[1]
-    z = (mu[:, None, :] + (0.5 * logvar).exp()[:, None, :] * eps).reshape(-1, d)
-    log_p = -0.5 * (z.square() + LOG_2PI).sum(1)
-    return (log_aggregate_density(z, mu, logvar) - log_p).mean()
+        return {"term": self.term, "kl": self.kl, "kl_weight": self.kl_weight, "mc_samples": self.mc_samples}
