@@ -63,6 +63,16 @@ def mc_aggregate_kl(
         return diff.mean().item(), (diff.std() / math.sqrt(n_samples)).item()
 
 
+def _log_aggregate_over_own(mu: Tensor, logvar: Tensor, per_component: int, generator) -> Tensor:
+    """``log q(z|B) - log q_i(z)`` at ``per_component`` draws ``z ~ q_i`` from each component: ``[M, S]``."""
+    m, d = mu.shape
+    eps = torch.randn(m, per_component, d, generator=generator, dtype=mu.dtype, device=mu.device)
+    z = mu[:, None, :] + (0.5 * logvar).exp()[:, None, :] * eps  # [M, S, d]: S draws from each q_i
+    log_q_batch = log_aggregate_density(z.reshape(-1, d), mu, logvar).reshape(m, per_component)
+    log_q_own = -0.5 * (eps.square() + logvar[:, None, :] + LOG_2PI).sum(-1)  # log q_i(z)
+    return log_q_batch - log_q_own
+
+
 def mc_aggregate_kl_stratified(
     mu: Tensor, logvar: Tensor, per_component: int = 256, generator: torch.Generator | None = None
 ) -> tuple[float, float]:
@@ -78,13 +88,9 @@ def mc_aggregate_kl_stratified(
         ``(estimate, standard_error)`` as Python floats.
     """
     check_posterior(mu, logvar)
-    m, d = mu.shape
+    m = mu.shape[0]
     with torch.no_grad():
-        eps = torch.randn(m, per_component, d, generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu[:, None, :] + (0.5 * logvar).exp()[:, None, :] * eps  # [M, S, d]: S draws from each q_i
-        log_q_batch = log_aggregate_density(z.reshape(-1, d), mu, logvar).reshape(m, per_component)
-        log_q_own = -0.5 * (eps.square() + logvar[:, None, :] + LOG_2PI).sum(-1)  # log q_i(z)
-        diff = log_q_batch - log_q_own
+        diff = _log_aggregate_over_own(mu, logvar, per_component, generator)
         neg_entropy = -0.5 * (LOG_2PI + logvar + 1.0).sum(1)  # E_qi[log q_i], exact
         kl = (neg_entropy + diff.mean(1) + neg_expected_log_prior(mu, logvar)).mean()
         se = (diff.var(1) / per_component).sum().sqrt() / m
@@ -104,12 +110,9 @@ def mc_mutual_information(
         ``(estimate, standard_error)`` as Python floats.
     """
     check_posterior(mu, logvar)
-    m, d = mu.shape
+    m = mu.shape[0]
     with torch.no_grad():
-        eps = torch.randn(m, per_component, d, generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu[:, None, :] + (0.5 * logvar).exp()[:, None, :] * eps
-        log_q_own = -0.5 * (eps.square() + logvar[:, None, :] + LOG_2PI).sum(-1)
-        diff = log_q_own - log_aggregate_density(z.reshape(-1, d), mu, logvar).reshape(m, per_component)
+        diff = -_log_aggregate_over_own(mu, logvar, per_component, generator)
         se = (diff.var(1) / per_component).sum().sqrt() / m
         return diff.mean().item(), se.item()
 
