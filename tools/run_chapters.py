@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, status, failed = float("nan"), "FAILED", True
                 print(f"{path.name}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
         rows.append((path.name, profile, seconds, status))
-        print(f"{path.name}: {seconds:.0f} s ({profile}) {status}", flush=True)
+        # The load average says whether other jobs shared the CPU (times grow with it).
+        print(f"{path.name}: {seconds:.0f} s ({profile}) {status}; "
+              f"load average {os.getloadavg()[1]:.1f} over the last 5 min", flush=True)
 
     width = max(len(name) for name, *_ in rows)
     print(f"\n{'chapter'.ljust(width)}  profile   wall time")
