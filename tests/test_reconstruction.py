@@ -147,3 +147,16 @@ def test_mc_kl_penalty_estimates_the_true_kl_below_the_eq21_bound():
     ref, se = mc_aggregate_kl_stratified(mu, logvar, per_component=4000, generator=g)
     assert est == pytest.approx(ref, abs=6 * se + 0.02)
     assert est < wise_kl(mu, logvar).item()
+
+
+def test_mc_kl_penalty_is_finite_for_point_like_posteriors():
+    # trained posteriors can reach logvar of -85 or less, where exp(-logvar) overflows float32
+    g = torch.Generator().manual_seed(4)
+    mu = torch.randn(16, 4, generator=g).requires_grad_()
+    logvar = torch.full((16, 4), -95.0).requires_grad_()
+    kl = mc_aggregate_kl_reparam(mu, logvar, torch.randn(16, 8, 4, generator=g))
+    kl.backward()
+    assert torch.isfinite(kl) and torch.isfinite(mu.grad).all() and torch.isfinite(logvar.grad).all()
+    # far-apart point-like posteriors: the aggregate's KL is its components' mean KL minus log M
+    exact = (0.5 * (mu.detach() ** 2 + logvar.detach().exp() - 1 - logvar.detach()).sum(1)).mean() - math.log(16)
+    assert kl.item() == pytest.approx(exact.item(), rel=1e-3)

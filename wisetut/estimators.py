@@ -152,13 +152,25 @@ def mc_aggregate_kl_reparam(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
     ``log q(z|B) - log p(z)`` over all of them: unbiased for the true KL that Eq. 21 only bounds, and
     differentiable in ``mu`` and ``logvar`` (for training with the true KL as the penalty).
 
+    Computed in float64 (and returned in ``mu``'s dtype): trained posteriors can become so narrow
+    (``logvar`` below -88) that ``exp(-logvar)`` overflows float32. Each draw's density under its own
+    component is taken exactly from its noise, ``-(eps^2 + logvar + log 2 pi) / 2``, not from
+    ``z - mu_i``, which rounds to zero for such posteriors.
+
     Raises:
         ValueError: for posteriors not ``[M, d]`` or ``eps`` not ``[M, S, d]``.
     """
     check_posterior(mu, logvar)
     if eps.dim() != 3 or eps.shape[0] != mu.shape[0] or eps.shape[2] != mu.shape[1]:
         raise ValueError(f"eps must be [{mu.shape[0]}, S, {mu.shape[1]}], got {tuple(eps.shape)}")
-    d = mu.shape[1]
-    z = (mu[:, None, :] + (0.5 * logvar).exp()[:, None, :] * eps).reshape(-1, d)
-    log_p = -0.5 * (z.square() + LOG_2PI).sum(1)
-    return (log_aggregate_density(z, mu, logvar) - log_p).mean()
+    m, s, d = eps.shape
+    mu64, lv64, eps64 = mu.double(), logvar.double(), eps.double()
+    z = mu64[:, None, :] + (0.5 * lv64).exp()[:, None, :] * eps64  # [M, S, d]
+    # log N(z_is | mu_j, var_j) for every component j: [M, S, M]
+    log_n = -0.5 * ((z[:, :, None, :] - mu64) ** 2 * (-lv64).exp() + lv64 + LOG_2PI).sum(-1)
+    own = -0.5 * (eps64**2 + lv64[:, None, :] + LOG_2PI).sum(-1)  # [M, S], exact
+    is_own = torch.eye(m, dtype=torch.bool, device=mu.device)[:, None, :].expand(m, s, m)
+    log_n = torch.where(is_own, own[:, :, None].expand(m, s, m), log_n)
+    log_q = torch.logsumexp(log_n, dim=2) - math.log(m)
+    log_p = -0.5 * (z**2 + LOG_2PI).sum(-1)
+    return (log_q - log_p).mean().to(mu.dtype)
