@@ -136,3 +136,15 @@ def test_history_and_summary_are_finite():
     s = r.summary()
     assert set(s) >= {"test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds"}
     assert s["test_elbo"] == pytest.approx(-(r.test["recon"] + r.test["aevb_kl"]))
+
+
+def test_eq21_metric_survives_collapsing_posteriors():
+    # a posterior variance below float32's range must not turn the engine's Eq. 21 metric into NaN
+    from wisetut.engine import METRIC_LOGVAR_FLOOR
+    from wisetut.objectives import wise_kl
+
+    mu, logvar = torch.randn(8, 4), torch.full((8, 4), -120.0)
+    assert not torch.isfinite(wise_kl(mu, logvar))  # the raw bound fails here...
+    assert torch.isfinite(wise_kl(mu, logvar.clamp_min(METRIC_LOGVAR_FLOOR)))  # ...the engine's metric does not
+    normal = torch.randn(8, 4)
+    assert torch.equal(wise_kl(mu, normal), wise_kl(mu, normal.clamp_min(METRIC_LOGVAR_FLOOR)))

@@ -34,6 +34,10 @@ from wisetut.outputs import pick_device
 __all__ = ["train", "evaluate", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 1
+# The Eq. 21 *metric* (never a loss) is reported with posterior log-variances floored here: below
+# about -103, exp() underflows to 0 in float32 and the bound is 0/0. Any posterior above the floor
+# (every run of the book but one collapsing run of chapter 10) gives exactly the unfloored value.
+METRIC_LOGVAR_FLOOR = -80.0
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
 
 
@@ -174,7 +178,7 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
         mean_x = model.mean_output(model.decode(mu).float())
         sums["recon_mse"] += (xb - mean_x).square().flatten(1).sum(1).sum().item()
         if len(xb) == batch_size or len(x) < batch_size:
-            wise += wise_kl(mu, logvar).item()
+            wise += wise_kl(mu, logvar.clamp_min(METRIC_LOGVAR_FLOOR)).item()
             n_wise += 1
     model.train(was_training)
     out = {k: v / len(x) for k, v in sums.items()}
@@ -292,7 +296,8 @@ def train(
             with torch.no_grad():
                 kl = aevb_kl(f.mu, f.logvar).mean()
                 rec = f.recon.mean()
-                sums += torch.stack([rec, kl, wise_kl(f.mu, f.logvar), losses["model"], -(rec + kl)]).double()
+                wise = wise_kl(f.mu, f.logvar.clamp_min(METRIC_LOGVAR_FLOOR))
+                sums += torch.stack([rec, kl, wise, losses["model"], -(rec + kl)]).double()
             if on_step is not None:
                 on_step(epoch, step)
             if step % 20 == 19 or step == n_batches - 1:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wisetut.engine import METRIC_LOGVAR_FLOOR
 from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratified
 from wisetut.methods import Forward, Method
 from wisetut.models.base import LIKELIHOODS, AutoEncoder
@@ -147,7 +148,7 @@ class WiSEVariant(Method):
             ll = pairwise_log_likelihood(xb.float(), f.out.float(), model.likelihood)
             for name, term in TERMS.items():
                 sums[name] += term(ll).item() / batch_size
-            sums["kl_bound"] += wise_kl(f.mu, f.logvar).item()
+            sums["kl_bound"] += wise_kl(f.mu, f.logvar.clamp_min(METRIC_LOGVAR_FLOOR)).item()
             sums["kl_true"] += mc_aggregate_kl_stratified(f.mu.double(), f.logvar.double(), per_component=64, generator=gen)[0]
         model.train(was_training)
         out = {k: v / n for k, v in sums.items()}
