@@ -3,7 +3,12 @@
 The book in ``book/`` teaches the paper chapter by chapter and only *calls* this package.
 
 - :mod:`wisetut.objectives`: the math core (Appendix B, Eq. 21, Eq. 26).
-- :mod:`wisetut.estimators`: Monte Carlo estimates of the true aggregate KL.
+- :mod:`wisetut.estimators`: Monte Carlo estimates of the true aggregate KL and the mutual information.
+- :mod:`wisetut.methods`: AEVB, beta-VAE, WiSE-ALE (Eq. 27), WAE-MMD, WAE-GAN as objectives.
+- :mod:`wisetut.nonparametric`: the nonparametric VAE of seed 003.
+- :mod:`wisetut.reconstruction`: the reconstruction terms of Eq. 15, 16 and 17 for a mini-batch.
+- :mod:`wisetut.engine`: the one training loop; :mod:`wisetut.experiments`: train-or-load, results.
+- :mod:`wisetut.latent`, :mod:`wisetut.generate`, :mod:`wisetut.image_metrics`: measuring what was learned.
 - :mod:`wisetut.profiles`: how big a run is (``WISETUT_PROFILE``).
 - :mod:`wisetut.outputs`: where results and figures go, and what made them.
 """
