@@ -9,6 +9,7 @@ from wisetut.data import make_sine_waves
 from wisetut.engine import CheckpointError, train
 from wisetut.methods import METHODS, make_method
 from wisetut.models import sine_autoencoder
+from resume_helpers import Interrupt, assert_same_state, kill_at
 
 TRAIN = make_sine_waves(192, seed=0).x
 TEST = make_sine_waves(64, seed=1).x
@@ -20,30 +21,11 @@ def _fresh(method="wise"):
     return sine_autoencoder(), make_method(method)
 
 
-def _assert_same_params(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for k in sa:
-        assert torch.equal(sa[k], sb[k]), k
-
-
-class Interrupt(Exception):
-    pass
-
-
-def _kill_at(epoch, step):
-    def hook(e, s):
-        if (e, s) == (epoch, step):
-            raise Interrupt
-
-    return hook
-
-
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_same_seed_same_numbers(method):
     a = train(*_fresh(method), TRAIN, TEST, **KW)
     b = train(*_fresh(method), TRAIN, TEST, **KW)
-    _assert_same_params(a.model, b.model)
+    assert_same_state(a.model, b.model)
     assert a.history.train == b.history.train and a.history.test == b.history.test
     c = train(*_fresh(method), TRAIN, TEST, **{**KW, "seed": 6})
     assert a.history.train["loss"] != c.history.train["loss"]
@@ -54,11 +36,11 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, kill_epoch, kill_step)
     straight = train(*_fresh(), TRAIN, TEST, **KW)
     ckpt = tmp_path / "run.pt"
     with pytest.raises(Interrupt):
-        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=_kill_at(kill_epoch, kill_step), **KW)
+        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=kill_at(kill_epoch, kill_step), **KW)
     assert ckpt.exists() == (kill_epoch > 0)
     resumed = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **KW)
     assert resumed.resumed_from_epoch == kill_epoch
-    _assert_same_params(straight.model, resumed.model)
+    assert_same_state(straight.model, resumed.model)
     assert straight.history.train == resumed.history.train
     assert straight.history.test == resumed.history.test
 
@@ -69,7 +51,7 @@ def test_finished_checkpoint_loads_without_training(tmp_path):
     calls = []
     again = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=lambda e, s: calls.append(s), **KW)
     assert calls == [] and again.resumed_from_epoch == KW["epochs"]
-    _assert_same_params(first.model, again.model)
+    assert_same_state(first.model, again.model)
     assert again.test == first.test
 
 
@@ -148,3 +130,17 @@ def test_eq21_metric_survives_collapsing_posteriors():
     assert torch.isfinite(wise_kl(mu, logvar.clamp_min(METRIC_LOGVAR_FLOOR)))  # ...the engine's metric does not
     normal = torch.randn(8, 4)
     assert torch.equal(wise_kl(mu, normal), wise_kl(mu, normal.clamp_min(METRIC_LOGVAR_FLOOR)))
+
+
+def test_eval_mode_restores_each_modules_mode_even_on_error():
+    from torch import nn
+
+    from wisetut.models import eval_mode
+
+    a, b = nn.Dropout(0.5), nn.Dropout(0.5)
+    b.eval()
+    with pytest.raises(ZeroDivisionError):
+        with eval_mode(a, b):
+            assert not a.training and not b.training
+            1 / 0
+    assert a.training and not b.training

@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from wisetut.engine import train
 from wisetut.methods import Forward
 from wisetut.models import mlp_autoencoder
 from wisetut.models.mlp import mlp
 from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, kernel_weights
+from resume_helpers import Interrupt, assert_same_state, kill_at
 
 SHAPE = (1, 4, 4)  # tiny "images": the same code paths as MNIST's (1, 28, 28), in milliseconds
 g = torch.Generator().manual_seed(0)
@@ -96,17 +96,6 @@ def test_loss_is_eq5_by_hand():
     assert half.losses(f)["model"].item() < loss["model"].item()
 
 
-def _same_state(a: nn.Module, b: nn.Module):
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for k in sa:
-        assert torch.equal(sa[k], sb[k]), k
-
-
-class Interrupt(Exception):
-    pass
-
-
 def test_trains_both_groups_and_resumes_bit_for_bit(tmp_path):
     model, method = _fresh()
     before = [p.detach().clone() for p in method.locator.parameters()]
@@ -119,18 +108,14 @@ def test_trains_both_groups_and_resumes_bit_for_bit(tmp_path):
     assert all(math.isfinite(v) for v in straight.history.test["match"])
     assert straight.method.hparams()["dropout"] == pytest.approx(0.1)
 
-    def kill(e, s):
-        if (e, s) == (1, 2):
-            raise Interrupt
-
     ckpt = tmp_path / "np.pt"
     with pytest.raises(Interrupt):
-        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=kill, **KW)
+        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=kill_at(1, 2), **KW)
     resumed_model, resumed_method = _fresh()
     resumed = train(resumed_model, resumed_method, TRAIN, TEST, checkpoint=ckpt, **KW)
     assert resumed.resumed_from_epoch == 1
-    _same_state(straight.model, resumed.model)
-    _same_state(straight.method, resumed.method)
+    assert_same_state(straight.model, resumed.model)
+    assert_same_state(straight.method, resumed.method)
     assert straight.history.train == resumed.history.train and straight.history.test == resumed.history.test
     state = torch.load(ckpt, weights_only=True)
     assert set(state["optimizers"]) == {"model", "locator"} and "log_lengthscale" in state["method"]

@@ -14,6 +14,7 @@ from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratifi
 from wisetut.methods import Forward, WiSE
 from wisetut.models import mnist_autoencoder, sine_autoencoder
 from wisetut.reconstruction import WiSEVariant, eq15_term, eq16_term, eq17_term, pairwise_log_likelihood
+from resume_helpers import Interrupt, kill_at
 
 
 def _loop_ll(x, out, likelihood):
@@ -106,10 +107,6 @@ def test_held_out_gaps_are_recorded_every_epoch_and_ordered():
     assert all(g > -1e-3 for g in t["kl_gap"])  # Eq. 21 is an upper bound of the true KL
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_mc_penalty_trains_and_resumes_bit_for_bit(tmp_path):
     data = make_sine_waves(128).x
     kw = dict(epochs=2, batch_size=32, lr=1e-3, seed=3, progress=False)
@@ -120,12 +117,8 @@ def test_mc_penalty_trains_and_resumes_bit_for_bit(tmp_path):
 
     straight = train(*fresh(), data, data[:64], **kw)
 
-    def kill(e, s):
-        if (e, s) == (1, 1):
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        train(*fresh(), data, data[:64], checkpoint=tmp_path / "c.pt", on_step=kill, **kw)
+        train(*fresh(), data, data[:64], checkpoint=tmp_path / "c.pt", on_step=kill_at(1, 1), **kw)
     resumed = train(*fresh(), data, data[:64], checkpoint=tmp_path / "c.pt", **kw)
     assert resumed.resumed_from_epoch == 1
     assert straight.history.train == resumed.history.train and straight.history.test == resumed.history.test

@@ -11,14 +11,11 @@ from wisetut.data import make_sine_waves
 from wisetut.engine import CheckpointError, train
 from wisetut.methods import WAEGAN
 from wisetut.models import mnist_autoencoder, sine_autoencoder
+from resume_helpers import Interrupt, assert_same_state, kill_at
 
 TRAIN = make_sine_waves(192, seed=0).x
 TEST = make_sine_waves(64, seed=1).x
 KW = dict(epochs=3, batch_size=32, lr=1e-3, seed=5, progress=False, device="cpu")
-
-
-class Interrupt(Exception):
-    pass
 
 
 class SpyWAEGAN(WAEGAN):
@@ -83,19 +80,13 @@ def test_resume_after_kill_is_bit_for_bit(tmp_path, kill_epoch, kill_step):
     straight = train(straight_model, straight_method, TRAIN, TEST, **KW)
     ckpt = tmp_path / "run.pt"
 
-    def kill(e, s):
-        if (e, s) == (kill_epoch, kill_step):
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=kill, **KW)
+        train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, on_step=kill_at(kill_epoch, kill_step), **KW)
     model, method = _fresh()
     resumed = train(model, method, TRAIN, TEST, checkpoint=ckpt, **KW)
     assert resumed.resumed_from_epoch == kill_epoch
-    for a, b in zip(straight.model.state_dict().values(), model.state_dict().values()):
-        assert torch.equal(a, b)
-    for a, b in zip(straight_method.state_dict().values(), method.state_dict().values()):
-        assert torch.equal(a, b)
+    assert_same_state(straight.model, model)
+    assert_same_state(straight_method, method)
     assert straight.history.train == resumed.history.train and straight.history.test == resumed.history.test
 
 

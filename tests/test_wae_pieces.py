@@ -73,6 +73,8 @@ def test_convergence_criterion():
     assert not falling["met"] and falling["relative_change"] == pytest.approx(0.5)
     rising = convergence([4.0] * 8 + [4.2, 4.4])  # over-fitting moves the curve too
     assert not rising["met"]
+    short = convergence([3.0, 2.95], fraction=0.9)  # the window never reaches past the first value
+    assert short["window"] == 1 and short["met"]
     with pytest.raises(ValueError, match="two finite"):
         convergence([1.0])
     with pytest.raises(ValueError, match="two finite"):

@@ -27,11 +27,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from wisetut.methods import Forward, Method
-from wisetut.models.base import AutoEncoder
+from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.objectives import aevb_kl, wise_kl
 from wisetut.outputs import pick_device
 
-__all__ = ["train", "evaluate", "TrainResult", "History", "CheckpointError"]
+__all__ = ["train", "evaluate", "wise_kl_metric", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 1
 # The Eq. 21 *metric* (never a loss) is reported with posterior log-variances floored here: below
@@ -155,6 +155,11 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)  # atomic: a kill mid-write never leaves a half-written checkpoint
 
 
+def wise_kl_metric(mu: Tensor, logvar: Tensor) -> Tensor:
+    """Eq. 21 as a reported metric: :func:`wise_kl` with log-variances floored at :data:`METRIC_LOGVAR_FLOOR`."""
+    return wise_kl(mu, logvar.clamp_min(METRIC_LOGVAR_FLOOR))
+
+
 @torch.no_grad()
 def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> dict[str, float]:
     """Held-out metrics over ``x`` in batches of ``batch_size`` (the KL of Eq. 21 depends on it).
@@ -163,24 +168,22 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     fixed seed (so evaluation neither varies nor disturbs the training RNG); ``recon_mse`` uses
     ``z = mu``; ``wise_kl`` averages Eq. 21 over the full batches.
     """
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     sums = dict.fromkeys(("recon", "aevb_kl", "recon_mse"), 0.0)
     wise, n_wise = 0.0, 0
-    for start in range(0, len(x), batch_size):
-        xb = x[start : start + batch_size].to(device, non_blocking=True)
-        f = Forward.run(model, xb, generator=gen)
-        mu, logvar = f.mu, f.logvar
-        sums["recon"] += f.recon.sum().item()
-        sums["aevb_kl"] += aevb_kl(mu, logvar).sum().item()
-        mean_x = model.mean_output(model.decode(mu).float())
-        sums["recon_mse"] += (xb - mean_x).square().flatten(1).sum(1).sum().item()
-        if len(xb) == batch_size or len(x) < batch_size:
-            wise += wise_kl(mu, logvar.clamp_min(METRIC_LOGVAR_FLOOR)).item()
-            n_wise += 1
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size].to(device, non_blocking=True)
+            f = Forward.run(model, xb, generator=gen)
+            mu, logvar = f.mu, f.logvar
+            sums["recon"] += f.recon.sum().item()
+            sums["aevb_kl"] += aevb_kl(mu, logvar).sum().item()
+            mean_x = model.mean_output(model.decode(mu).float())
+            sums["recon_mse"] += (xb - mean_x).square().flatten(1).sum(1).sum().item()
+            if len(xb) == batch_size or len(x) < batch_size:
+                wise += wise_kl_metric(mu, logvar).item()
+                n_wise += 1
     out = {k: v / len(x) for k, v in sums.items()}
     out["wise_kl"] = wise / n_wise
     out["elbo"] = -(out["recon"] + out["aevb_kl"])
@@ -296,8 +299,7 @@ def train(
             with torch.no_grad():
                 kl = aevb_kl(f.mu, f.logvar).mean()
                 rec = f.recon.mean()
-                wise = wise_kl(f.mu, f.logvar.clamp_min(METRIC_LOGVAR_FLOOR))
-                sums += torch.stack([rec, kl, wise, losses["model"], -(rec + kl)]).double()
+                sums += torch.stack([rec, kl, wise_kl_metric(f.mu, f.logvar), losses["model"], -(rec + kl)]).double()
             if on_step is not None:
                 on_step(epoch, step)
             if step % 20 == 19 or step == n_batches - 1:

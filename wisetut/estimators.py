@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from wisetut.objectives import LOG_2PI, check_posterior, neg_expected_log_prior
+from wisetut.objectives import LOG_2PI, aevb_kl, check_posterior, neg_expected_log_prior
 
 __all__ = [
     "log_aggregate_density",
@@ -127,8 +127,6 @@ def regulariser_identity(
     estimated independently (:func:`mc_aggregate_kl`, :func:`mc_mutual_information`). Returns all
     three, the gap ``left - right`` and the gap's standard error.
     """
-    from wisetut.objectives import aevb_kl
-
     g = torch.Generator(device=mu.device).manual_seed(seed)
     mean_kl = aevb_kl(mu, logvar).mean().item()
     agg, agg_se = mc_aggregate_kl(mu, logvar, n_samples=n_samples, generator=g)

@@ -7,9 +7,8 @@ train-or-load style (a finished checkpoint in ``checkpoints/`` is loaded, not re
 
 from __future__ import annotations
 
-from typing import Callable
-
 import math
+from typing import Callable
 
 import torch
 
@@ -97,7 +96,7 @@ def convergence(values, fraction: float = 0.2, tol: float = 0.02) -> dict:
         raise ValueError(f"need at least two finite values, got {v}")
     if not (0 < fraction < 1 and tol > 0):
         raise ValueError(f"need 0 < fraction < 1 and tol > 0, got {fraction} and {tol}")
-    window = max(1, math.ceil(fraction * len(v)))
+    window = min(len(v) - 1, max(1, math.ceil(fraction * len(v))))
     before, last = v[-1 - window], v[-1]
     change = abs(last - before) / max(abs(before), 1e-12)
     return {

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from wisetut.models.base import AutoEncoder
+from wisetut.latent import encode_all
+from wisetut.models.base import AutoEncoder, eval_mode
 
 __all__ = ["decode_mean", "sample_prior", "interpolate"]
 
@@ -21,11 +22,9 @@ def decode_mean(model: AutoEncoder, z: Tensor, batch_size: int = 1000) -> Tensor
     """The decoder's mean image of each code ``z`` ``[N, latent]``, on the CPU."""
     if z.dim() != 2 or z.shape[1] != model.latent_dim:
         raise ValueError(f"z must be [N, {model.latent_dim}], got {tuple(z.shape)}")
-    was_training = model.training
-    model.eval()
     dev = next(model.parameters()).device
-    out = [model.mean_output(model.decode(z[i : i + batch_size].to(dev)).float()).cpu() for i in range(0, len(z), batch_size)]
-    model.train(was_training)
+    with eval_mode(model):
+        out = [model.mean_output(model.decode(z[i : i + batch_size].to(dev)).float()).cpu() for i in range(0, len(z), batch_size)]
     return torch.cat(out)
 
 
@@ -50,11 +49,7 @@ def interpolate(model: AutoEncoder, x_a: Tensor, x_b: Tensor, steps: int = 8) ->
         raise ValueError(f"x_a and x_b must have the same shape, got {tuple(x_a.shape)} and {tuple(x_b.shape)}")
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
-    was_training = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    mu_a, mu_b = model.encode(x_a.to(dev))[0].cpu(), model.encode(x_b.to(dev))[0].cpu()
-    model.train(was_training)
+    mu_a, mu_b = encode_all(model, x_a)[0], encode_all(model, x_b)[0]
     t = torch.linspace(0.0, 1.0, steps).view(1, steps, 1)
     z = (1 - t) * mu_a[:, None] + t * mu_b[:, None]  # [P, steps, latent]
     return decode_mean(model, z.reshape(-1, model.latent_dim)).view(len(x_a), steps, *model.data_shape)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from wisetut.estimators import mc_aggregate_kl
-from wisetut.models.base import AutoEncoder
+from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.objectives import check_posterior
 
 __all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "knn_accuracy"]
@@ -31,10 +31,8 @@ __all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "knn_accuracy"]
 def encode_all(model: AutoEncoder, x: Tensor, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
     """``(mu, logvar)`` of every row of ``x``, on the CPU, in float32."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    parts = [model.encode(x[s : s + batch_size].to(device)) for s in range(0, len(x), batch_size)]
-    model.train(was_training)
+    with eval_mode(model):
+        parts = [model.encode(x[s : s + batch_size].to(device)) for s in range(0, len(x), batch_size)]
     return torch.cat([p[0] for p in parts]).float().cpu(), torch.cat([p[1] for p in parts]).float().cpu()
 
 

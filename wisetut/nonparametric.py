@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from wisetut.generate import decode_mean
 from wisetut.methods import Forward, Method
-from wisetut.models.base import AutoEncoder
+from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.models.mlp import SEED003_DROPOUT, mlp
 from wisetut.objectives import aevb_kl
 
@@ -158,11 +158,9 @@ class NonparametricVAE(Method):
     @torch.no_grad()
     def locate(self, y: Tensor, batch_size: int = 1024) -> Tensor:
         """Locations ``x`` ``[N, x_dim]`` of digits ``y`` (evaluation mode: no dropout), on the CPU."""
-        was = self.training
-        self.eval()
         device = self.log_sigma.device
-        out = torch.cat([self._x(y[s : s + batch_size].to(device)) for s in range(0, len(y), batch_size)])
-        self.train(was)
+        with eval_mode(self):
+            out = torch.cat([self._x(y[s : s + batch_size].to(device)) for s in range(0, len(y), batch_size)])
         return out.float().cpu()
 
     @torch.no_grad()
@@ -172,20 +170,16 @@ class NonparametricVAE(Method):
         Deterministic (no dropout, no sampling), so it leaves every random number generator alone.
         Batches smaller than two digits are skipped.
         """
-        was, was_model = self.training, model.training
-        self.eval()
-        model.eval()
         device = self.log_sigma.device
         total, n = 0.0, 0
-        for s in range(0, len(y), batch_size):
-            yb = y[s : s + batch_size].to(device)
-            if len(yb) < 2:
-                continue
-            mu, _ = model.encode(yb)
-            total += self.match(yb, mu.float()).sum().item()
-            n += len(yb)
-        self.train(was)
-        model.train(was_model)
+        with eval_mode(self, model):
+            for s in range(0, len(y), batch_size):
+                yb = y[s : s + batch_size].to(device)
+                if len(yb) < 2:
+                    continue
+                mu, _ = model.encode(yb)
+                total += self.match(yb, mu.float()).sum().item()
+                n += len(yb)
         return {"match": total / max(n, 1)}
 
 

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from wisetut.engine import METRIC_LOGVAR_FLOOR
+from wisetut.engine import wise_kl_metric
 from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratified
 from wisetut.methods import Forward, Method
-from wisetut.models.base import LIKELIHOODS, AutoEncoder
+from wisetut.models.base import LIKELIHOODS, AutoEncoder, eval_mode
 from wisetut.objectives import wise_kl
 
 __all__ = ["pairwise_log_likelihood", "eq15_term", "eq16_term", "eq17_term", "TERMS", "KL_PENALTIES", "WiSEVariant"]
@@ -137,20 +137,18 @@ class WiSEVariant(Method):
         n = min(self.gap_batches, len(x) // batch_size)
         if n == 0:
             return {}
-        was_training = model.training
-        model.eval()
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(12345)
         sums = dict.fromkeys(("eq15", "eq16", "eq17", "kl_bound", "kl_true"), 0.0)
-        for b in range(n):
-            xb = x[b * batch_size : (b + 1) * batch_size].to(device)
-            f = Forward.run(model, xb, generator=gen)
-            ll = pairwise_log_likelihood(xb.float(), f.out.float(), model.likelihood)
-            for name, term in TERMS.items():
-                sums[name] += term(ll).item() / batch_size
-            sums["kl_bound"] += wise_kl(f.mu, f.logvar.clamp_min(METRIC_LOGVAR_FLOOR)).item()
-            sums["kl_true"] += mc_aggregate_kl_stratified(f.mu.double(), f.logvar.double(), per_component=64, generator=gen)[0]
-        model.train(was_training)
+        with eval_mode(model):
+            for b in range(n):
+                xb = x[b * batch_size : (b + 1) * batch_size].to(device)
+                f = Forward.run(model, xb, generator=gen)
+                ll = pairwise_log_likelihood(xb.float(), f.out.float(), model.likelihood)
+                for name, term in TERMS.items():
+                    sums[name] += term(ll).item() / batch_size
+                sums["kl_bound"] += wise_kl_metric(f.mu, f.logvar).item()
+                sums["kl_true"] += mc_aggregate_kl_stratified(f.mu.double(), f.logvar.double(), per_component=64, generator=gen)[0]
         out = {k: v / n for k, v in sums.items()}
         out["kl_gap"] = out["kl_bound"] - out["kl_true"]
         return out

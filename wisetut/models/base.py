@@ -8,13 +8,31 @@ constant, summed over data dimensions: the reconstruction term of Eq. 17, 26 and
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["AutoEncoder", "LIKELIHOODS"]
+__all__ = ["AutoEncoder", "LIKELIHOODS", "eval_mode"]
 
 LIKELIHOODS = ("gaussian", "bernoulli")
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module):
+    """Evaluation mode (no dropout, batch-norm running statistics) for ``modules`` within the block.
+
+    Each module's own mode is restored afterwards, also when the block raises.
+    """
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
 
 
 class AutoEncoder(nn.Module):
