@@ -133,3 +133,25 @@ def test_bhattacharyya_closed_form_and_summary():
     s = latent_summary(mu, torch.full((3, 2), -6.0), n_samples=2_000)
     assert s["nn_bhattacharyya"] < 1e-6 and s["nn_distance"] == pytest.approx(10.0)
     assert s["scale"] == pytest.approx(math.exp(-3.0), rel=1e-6)
+
+
+def test_active_units_and_measure_latents():
+    from wisetut.latent import active_units, measure_latents
+    from wisetut.models import mnist_autoencoder
+
+    g = torch.Generator().manual_seed(0)
+    mu = torch.cat([torch.randn(500, 2, generator=g), torch.full((500, 1), 0.3), 0.01 * torch.randn(500, 1, generator=g)], 1)
+    assert active_units(mu) == 2  # a constant and a barely-moving dimension are inactive
+    with pytest.raises(ValueError, match="shape"):
+        active_units(mu[:1])
+
+    torch.manual_seed(0)
+    model = mnist_autoencoder(2)
+    x = torch.rand(40, 1, 28, 28, generator=g)
+    y = torch.arange(40) % 2
+    out = measure_latents(model, x[:20], x_train=x[20:], y_train=y[20:], y_test=y[:20], n_samples=500)
+    assert set(out) >= {"scale", "nn_bhattacharyya", "aggregate_kl", "active_units", "knn_accuracy"}
+    assert 0.0 <= out["knn_accuracy"] <= 1.0 and 0 <= out["active_units"] <= 2
+    assert "knn_accuracy" not in measure_latents(model, x[:20], n_samples=500)
+    with pytest.raises(ValueError, match="x_train"):
+        measure_latents(model, x[:20], y_test=y[:20])

@@ -63,3 +63,37 @@ def test_results_record_follows_the_design_schema(monkeypatch, tmp_path):
     assert (tmp_path / "checkpoints" / "sine-quick-wise.pt").exists()
     with pytest.raises(ValueError, match="experiment"):
         save_results(record, "mnist")
+
+
+def test_train_methods_in_processes_equals_the_sequential_run(monkeypatch, tmp_path):
+    """workers=2 trains each method in its own one-thread process; the result is the sequential run's."""
+    monkeypatch.setenv("WISETUT_PROFILE", "quick")
+    settings = Settings(n_train=128, n_test=64, epochs=2, batch_size=32, latent_dim=4, lr=1e-3)
+    x, x_test = make_sine_waves(128).x, make_sine_waves(64, seed=1).x
+    methods = {"aevb": AEVB(), "wise": WiSE()}
+    runs = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting, so that the sums are taken in the same order
+    try:
+        for workers in (1, 2):
+            monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path / f"w{workers}"))
+            runs[workers] = train_methods("sine", sine_autoencoder, methods, x, x_test, settings,
+                                          device="cpu", progress=False, workers=workers)
+    finally:
+        torch.set_num_threads(threads)
+    assert (tmp_path / "w2" / "checkpoints" / "sine-quick-wise.pt").exists()
+    for name in methods:
+        assert runs[2][name].resumed_from_epoch == settings.epochs  # loaded what the worker trained
+        assert runs[1][name].history.test == runs[2][name].history.test
+        for (k, a), b in zip(runs[1][name].model.state_dict().items(), runs[2][name].model.state_dict().values()):
+            assert torch.equal(a, b), (name, k)
+
+
+def test_train_methods_in_processes_needs_a_picklable_model_fn(monkeypatch, tmp_path):
+    monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("WISETUT_PROFILE", "quick")
+    settings = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3)
+    x = make_sine_waves(64).x
+    with pytest.raises(ValueError, match="picklable"):
+        train_methods("sine", lambda d: sine_autoencoder(d), {"aevb": AEVB(), "wise": WiSE()}, x, x, settings,
+                      device="cpu", progress=False, workers=2)

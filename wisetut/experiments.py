@@ -8,9 +8,14 @@ train-or-load style (a finished checkpoint in ``checkpoints/`` is loaded, not re
 from __future__ import annotations
 
 import math
+import multiprocessing
+import pickle
+import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from wisetut.engine import TrainResult, train
 from wisetut.methods import Method
@@ -33,15 +38,25 @@ def train_methods(
     device: str | torch.device | None = None,
     amp: bool | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> dict[str, TrainResult]:
     """Train each of ``methods`` on the same data from the same initial weights.
 
     Checkpoints go to ``checkpoints/<experiment>-<profile>-<method>.pt`` under
     :func:`~wisetut.outputs.output_dir`; ``amp`` defaults to on for CUDA.
+
+    ``workers > 1`` (CPU only) first trains up to that many methods at once, each in its own
+    process with one thread, into the same checkpoints; the loop below then loads them. A run is
+    exact either way: each process repeats its method's run bit for bit, and an interrupted
+    parallel run resumes from its checkpoints like any other. On a GPU ``workers`` is ignored.
+    ``model_fn`` must then be picklable (a module-level function, not a lambda).
     """
     device = pick_device(device)
     amp = device.type == "cuda" if amp is None else amp
     profile = current_profile()
+    paths = {name: output_dir("checkpoints") / f"{experiment}-{profile}-{name}.pt" for name in methods}
+    if workers > 1 and device.type == "cpu" and len(methods) > 1:
+        _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, paths, workers, progress, experiment)
     runs = {}
     for name, method in methods.items():
         torch.manual_seed(seed)  # the same initial weights for every method
@@ -55,13 +70,56 @@ def train_methods(
             batch_size=settings.batch_size,
             lr=settings.lr,
             seed=seed,
-            checkpoint=output_dir("checkpoints") / f"{experiment}-{profile}-{name}.pt",
+            checkpoint=paths[name],
             device=device,
             amp=amp,
             progress=progress,
             desc=f"{experiment}: {name}",
         )
     return runs
+
+
+def _train_one(model_fn, name, method, train_x, test_x, settings, seed, path, counts) -> str:
+    """One method in a worker process (one thread): train into ``path``; progress into ``counts``."""
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)  # the same initial weights as the sequential loop
+    n_batches = len(train_x) // settings.batch_size
+
+    def report(epoch, step):
+        if step % 20 == 19 or step == n_batches - 1:
+            counts[name] = epoch * n_batches + step + 1
+
+    train(model_fn(settings.latent_dim), method, train_x, test_x, epochs=settings.epochs,
+          batch_size=settings.batch_size, lr=settings.lr, seed=seed, checkpoint=path, device="cpu",
+          progress=False, on_step=report)
+    return name
+
+
+def _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, paths, workers, progress, experiment):
+    """Train ``methods`` in ``workers`` spawned processes, with one progress bar over all their steps."""
+    try:
+        pickle.dumps((model_fn, methods))
+    except Exception as e:
+        raise ValueError(
+            f"workers={workers} sends model_fn and the methods to other processes, so they must be picklable "
+            f"(a module-level function, not a lambda or a function defined in a notebook): {e}"
+        ) from e
+    ctx = multiprocessing.get_context("spawn")  # fork is unsafe with torch's thread pools
+    per_method = settings.epochs * (len(train_x) // settings.batch_size)
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        counts = manager.dict()
+        futures = [pool.submit(_train_one, model_fn, name, method, train_x, test_x, settings, seed, paths[name], counts)
+                   for name, method in methods.items()]
+        with tqdm(total=per_method * len(methods), desc=f"{experiment}: {len(methods)} methods, {workers} processes",
+                  unit="step", disable=not progress) as bar:
+            while not all(f.done() for f in futures):
+                time.sleep(1.0)
+                done = {f.result() for f in futures if f.done() and f.exception() is None}
+                bar.n = sum(per_method if name in done else counts.get(name, 0) for name in methods)
+                bar.refresh()
+            bar.n = bar.total
+        for f in futures:
+            f.result()  # re-raise a worker's error here
 
 
 def results_record(experiment: str, settings: Settings, data: dict, runs: dict[str, TrainResult]) -> dict:

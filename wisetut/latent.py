@@ -10,7 +10,10 @@ point), *compact* (posteriors fill a region near the origin with few gaps) and *
   ``BC = int sqrt(q_i q_j) dz`` in [0, 1] (1: identical, 0: disjoint), maximised over j != i;
 - spread of the aggregate posterior: ``KL(q(z|D) || N(0, I))`` by Monte Carlo
   (:func:`wisetut.estimators.mc_aggregate_kl`);
-- how well the means keep the digit classes apart: k-nearest-neighbour accuracy.
+- how well the means keep the digit classes apart: k-nearest-neighbour accuracy;
+- how many latent dimensions carry information: active units (Burda et al., 2016).
+
+:func:`measure_latents` gathers them for one trained model (chapters 5 and 9).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from wisetut.estimators import mc_aggregate_kl
 from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.objectives import check_posterior
 
-__all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "knn_accuracy"]
+__all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "knn_accuracy", "active_units", "measure_latents"]
 
 
 @torch.no_grad()
@@ -88,3 +91,38 @@ def latent_summary(mu: Tensor, logvar: Tensor, n_samples: int = 20_000, seed: in
         "aggregate_kl": kl,
         "aggregate_kl_se": se,
     }
+
+
+def active_units(mu: Tensor, threshold: float = 0.01) -> int:
+    """Dimensions whose posterior mean varies over the data: ``Var_x(E[z_k|x]) > threshold`` (Burda et al., 2016).
+
+    A collapsed dimension (its posterior is the prior for every input) has a constant mean.
+    """
+    if mu.dim() != 2 or len(mu) < 2:
+        raise ValueError(f"mu must have shape [N >= 2, d], got {tuple(mu.shape)}")
+    return int((mu.double().var(0) > threshold).sum())
+
+
+def measure_latents(
+    model: AutoEncoder,
+    x_test: Tensor,
+    *,
+    x_train: Tensor | None = None,
+    y_train: Tensor | None = None,
+    y_test: Tensor | None = None,
+    n_samples: int = 20_000,
+    seed: int = 0,
+    k: int = 5,
+) -> dict[str, float]:
+    """:func:`latent_summary` of the held-out posteriors, their active units, and (with labels) k-NN accuracy.
+
+    ``knn_accuracy`` votes among the posterior means of ``x_train`` for the labels ``y_test``.
+    """
+    mu, logvar = encode_all(model, x_test)
+    out = latent_summary(mu, logvar, n_samples=n_samples, seed=seed)
+    out["active_units"] = active_units(mu)
+    if y_test is not None:
+        if x_train is None or y_train is None:
+            raise ValueError("k-NN accuracy needs x_train and y_train beside y_test")
+        out["knn_accuracy"] = knn_accuracy(encode_all(model, x_train)[0], y_train, mu, y_test, k=k)
+    return out

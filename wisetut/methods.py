@@ -106,7 +106,7 @@ class AEVB(Method):
 
 
 class BetaVAE(Method):
-    """beta-VAE (Higgins et al., 2017): AEVB with the KL weighted by ``beta > 1``.
+    """beta-VAE (Higgins et al., 2017): AEVB with the KL weighted by ``beta`` (> 1 there; chapter 9 also tries 1/M).
 
     The paper names beta-VAE but gives no beta. We default to ``beta = 4``, a value Higgins et al.
     use often, which is strong enough to show the over-smoothing of Fig. 1(e).
