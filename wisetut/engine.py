@@ -5,6 +5,11 @@
 ``tqdm.auto`` progress, a per-epoch :class:`History` on training and held-out data, and a
 checkpoint after every epoch.
 
+Data may be float tensors or uint8 images (``0..255``): a uint8 batch is scaled to float32 in
+[0, 1] on the device (:func:`as_float_batch`), so a large image set (CelebA) is held at a quarter
+of the memory. A learning rate may be a :class:`~wisetut.schedule.StepLR` (Appendix D.3's
+schedule): each optimiser's rate is set at the start of every epoch.
+
 Reproducible by construction: each epoch re-seeds the global RNGs from ``(seed, epoch)``, so a
 run resumed from the checkpoint of epoch ``e`` draws exactly the batches and noise that an
 uninterrupted run draws, and ends with the same parameters (bit for bit on the CPU).
@@ -30,8 +35,9 @@ from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.objectives import aevb_kl, wise_kl
 from wisetut.outputs import pick_device
+from wisetut.schedule import lr_factor, schedule_key
 
-__all__ = ["train", "evaluate", "wise_kl_metric", "TrainResult", "History", "CheckpointError"]
+__all__ = ["train", "evaluate", "wise_kl_metric", "as_float_batch", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 1
 # The Eq. 21 *metric* (never a loss) is reported with posterior log-variances floored here: below
@@ -115,7 +121,7 @@ def _fingerprint_tensor(x: Tensor) -> str:
 
 
 def _fingerprint(model, method, train_x, batch_size, lr, seed) -> dict:
-    return {
+    fp = {
         "method": method.name,
         "hparams": repr(sorted(method.hparams().items())),
         "model": repr([(k, tuple(v.shape)) for k, v in model.state_dict().items()]),
@@ -125,6 +131,10 @@ def _fingerprint(model, method, train_x, batch_size, lr, seed) -> dict:
         "lr": float(lr),
         "seed": int(seed),
     }
+    schedule = schedule_key(lr)
+    if schedule is not None:  # only scheduled runs carry the key: every constant-rate checkpoint stays valid
+        fp["lr_schedule"] = schedule
+    return fp
 
 
 def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> dict:
@@ -138,7 +148,7 @@ def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> dic
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a wisetut checkpoint (format {CHECKPOINT_FORMAT}); it is left untouched")
     saved = ckpt["fingerprint"]
-    diff = {k: (saved.get(k), v) for k, v in fingerprint.items() if saved.get(k) != v}
+    diff = {k: (saved.get(k), fingerprint.get(k)) for k in fingerprint.keys() | saved.keys() if saved.get(k) != fingerprint.get(k)}
     if diff:
         lines = "; ".join(f"{k}: checkpoint has {a!r}, this run has {b!r}" for k, (a, b) in diff.items())
         raise CheckpointError(
@@ -160,6 +170,11 @@ def wise_kl_metric(mu: Tensor, logvar: Tensor) -> Tensor:
     return wise_kl(mu, logvar.clamp_min(METRIC_LOGVAR_FLOOR))
 
 
+def as_float_batch(x: Tensor) -> Tensor:
+    """A uint8 image batch as float32 in [0, 1] (``x / 255``); any other tensor unchanged."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+
 @torch.no_grad()
 def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> dict[str, float]:
     """Held-out metrics over ``x`` in batches of ``batch_size`` (the KL of Eq. 21 depends on it).
@@ -174,7 +189,7 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     wise, n_wise = 0.0, 0
     with eval_mode(model):
         for start in range(0, len(x), batch_size):
-            xb = x[start : start + batch_size].to(device, non_blocking=True)
+            xb = as_float_batch(x[start : start + batch_size].to(device, non_blocking=True))
             f = Forward.run(model, xb, generator=gen)
             mu, logvar = f.mu, f.logvar
             sums["recon"] += f.recon.sum().item()
@@ -220,8 +235,10 @@ def train(
     Args:
         model: an :class:`AutoEncoder`; its initial weights matter only when no checkpoint exists.
         method: the objective (:mod:`wisetut.methods`).
-        train_x, test_x: data tensors shaped like the model's input, on any device.
+        train_x, test_x: data tensors shaped like the model's input, on any device; float, or
+            uint8 images that each batch scales to [0, 1] on the device.
         epochs, batch_size, lr: Adam settings (Appendix D); the last partial batch is dropped.
+            ``lr`` may be a :class:`~wisetut.schedule.StepLR` (part of the checkpoint's fingerprint).
         seed: seeds batches and noise of every epoch (a CPU run repeats exactly).
         checkpoint: file written after every epoch. If it exists it must come from the same run
             (else :class:`CheckpointError`); training continues after its epoch, and a finished
@@ -243,7 +260,8 @@ def train(
     model._check_x(train_x[:1])
     model._check_x(test_x[:1])
     groups = method.parameter_groups(model)
-    optimizers = {name: torch.optim.Adam(params, **method.optimizer_settings(name, lr)) for name, params in groups.items()}
+    opt_settings = {name: method.optimizer_settings(name, float(lr)) for name in groups}
+    optimizers = {name: torch.optim.Adam(params, **opt_settings[name]) for name, params in groups.items()}
     history, start_epoch = History(), 0
     fingerprint = _fingerprint(model, method, train_x, batch_size, lr, seed)
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -281,11 +299,15 @@ def train(
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         torch.manual_seed(_epoch_seed(seed, epoch))  # batches and noise of this epoch, CPU and CUDA
+        if schedule_key(lr) is not None:  # this epoch's rate, also right after a resume
+            for name, opt in optimizers.items():
+                for group in opt.param_groups:
+                    group["lr"] = opt_settings[name]["lr"] * lr_factor(lr, epoch)
         order = torch.randperm(len(train_x))
         sums = torch.zeros(len(_TRAIN_METRICS), device=device, dtype=torch.float64)  # one per _TRAIN_METRICS
         for step in range(n_batches):
             idx = order[step * batch_size : (step + 1) * batch_size]
-            xb = train_x[idx.to(train_x.device)].to(device, non_blocking=True)
+            xb = as_float_batch(train_x[idx.to(train_x.device)].to(device, non_blocking=True))
             with autocast():
                 f = Forward.run(model, xb)
                 losses = method.losses(f)

