@@ -155,3 +155,27 @@ def test_active_units_and_measure_latents():
     assert "knn_accuracy" not in measure_latents(model, x[:20], n_samples=500)
     with pytest.raises(ValueError, match="x_train"):
         measure_latents(model, x[:20], y_test=y[:20])
+
+
+def test_wise_logvar_floor_keeps_eq27_finite_and_changes_nothing_above_it():
+    from wisetut.methods import Forward, WiSE
+    from wisetut.models import sine_autoencoder
+
+    torch.manual_seed(0)
+    model = sine_autoencoder(4)
+    x = torch.randn(16, 1, 256)
+    f = Forward.run(model, x)
+    # above the floor: the same loss as Eq. 27 without it, and the fingerprint is unchanged without it
+    assert torch.equal(WiSE().losses(f)["model"], WiSE(logvar_floor=-30.0).losses(f)["model"])
+    assert WiSE().hparams() == {"kl_weight": 1.0} and WiSE(logvar_floor=-30.0).hparams()["logvar_floor"] == -30.0
+    # a posterior that has shrunk below float32's range: NaN without the floor, finite gradients with it
+    logvar = f.logvar.detach().clone()
+    logvar[3] = -120.0
+    logvar.requires_grad_(True)
+    collapsed = Forward(f.x, f.mu.detach(), logvar, f.z.detach(), f.out.detach(), f.recon.detach())
+    assert not torch.isfinite(WiSE().losses(collapsed)["model"])
+    loss = WiSE(logvar_floor=-30.0).losses(collapsed)["model"]
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logvar.grad).all()
+    with pytest.raises(ValueError, match="logvar_floor"):
+        WiSE(logvar_floor=-200.0)

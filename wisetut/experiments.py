@@ -79,24 +79,35 @@ def train_methods(
     return runs
 
 
-def _train_one(model_fn, name, method, train_x, test_x, settings, seed, path, counts) -> str:
-    """One method in a worker process (one thread): train into ``path``; progress into ``counts``."""
+_STEPS = None  # in a worker process: the shared array of steps done per method (see _train_in_processes)
+
+
+def _share_steps(steps) -> None:
+    global _STEPS
+    _STEPS = steps
+
+
+def _train_one(model_fn, slot, method, train_x, test_x, settings, seed, path) -> None:
+    """One method in a worker process (one thread): train into ``path``; steps done into ``_STEPS[slot]``."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)  # the same initial weights as the sequential loop
     n_batches = len(train_x) // settings.batch_size
 
     def report(epoch, step):
         if step % 20 == 19 or step == n_batches - 1:
-            counts[name] = epoch * n_batches + step + 1
+            _STEPS[slot] = epoch * n_batches + step + 1
 
     train(model_fn(settings.latent_dim), method, train_x, test_x, epochs=settings.epochs,
           batch_size=settings.batch_size, lr=settings.lr, seed=seed, checkpoint=path, device="cpu",
           progress=False, on_step=report)
-    return name
 
 
 def _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, paths, workers, progress, experiment):
-    """Train ``methods`` in ``workers`` spawned processes, with one progress bar over all their steps."""
+    """Train ``methods`` in ``workers`` spawned processes, with one progress bar over all their steps.
+
+    A run that fails is reported at once; runs not yet started are cancelled, the running ones
+    finish (into their checkpoints), and the first error is then raised.
+    """
     try:
         pickle.dumps((model_fn, methods))
     except Exception as e:
@@ -106,20 +117,26 @@ def _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, path
         ) from e
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe with torch's thread pools
     per_method = settings.epochs * (len(train_x) // settings.batch_size)
-    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        counts = manager.dict()
-        futures = [pool.submit(_train_one, model_fn, name, method, train_x, test_x, settings, seed, paths[name], counts)
-                   for name, method in methods.items()]
-        with tqdm(total=per_method * len(methods), desc=f"{experiment}: {len(methods)} methods, {workers} processes",
+    steps = ctx.Array("q", len(methods), lock=False)  # shared memory: each worker writes its own slot
+    failed = None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_share_steps, initargs=(steps,)) as pool:
+        futures = {pool.submit(_train_one, model_fn, slot, method, train_x, test_x, settings, seed, paths[name]): name
+                   for slot, (name, method) in enumerate(methods.items())}
+        with tqdm(total=per_method * len(methods), desc=f"{experiment}: {len(methods)} runs, {workers} processes",
                   unit="step", disable=not progress) as bar:
             while not all(f.done() for f in futures):
                 time.sleep(1.0)
-                done = {f.result() for f in futures if f.done() and f.exception() is None}
-                bar.n = sum(per_method if name in done else counts.get(name, 0) for name in methods)
+                bar.n = sum(per_method if f.done() else steps[slot] for slot, f in enumerate(futures))
                 bar.refresh()
-            bar.n = bar.total
-        for f in futures:
-            f.result()  # re-raise a worker's error here
+                for f, name in futures.items():
+                    if failed is None and f.done() and f.exception() is not None:
+                        failed = f
+                        tqdm.write(f"{experiment}: {name} failed ({type(f.exception()).__name__}: {f.exception()}); "
+                                   "runs not yet started are cancelled, running ones finish")
+                        for g in futures:
+                            g.cancel()
+    if failed is not None:
+        failed.result()
 
 
 def results_record(experiment: str, settings: Settings, data: dict, runs: dict[str, TrainResult]) -> dict:

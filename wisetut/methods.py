@@ -136,18 +136,31 @@ class WiSE(Method):
 
     name = "wise"
 
-    def __init__(self, kl_weight: float = 1.0):
+    def __init__(self, kl_weight: float = 1.0, logvar_floor: float | None = None):
         super().__init__()
         if not kl_weight >= 0:
             raise ValueError(f"kl_weight must be non-negative, got {kl_weight}")
+        if logvar_floor is not None and not -87.0 <= logvar_floor <= 0.0:
+            raise ValueError(f"logvar_floor must lie in [-87, 0] (float32 exp underflows below), got {logvar_floor}")
         self.kl_weight = float(kl_weight)
+        self.logvar_floor = None if logvar_floor is None else float(logvar_floor)
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
+        """``logvar_floor`` (off by default) floors the log-variances *in the KL term only*.
+
+        In float32, ``exp(logvar)`` underflows to 0 below about -103 and Eq. 21's self-overlap is
+        then ``0 / 0``. Eq. 27 pulls so weakly on a lone posterior (``1/M^2`` per sample) that a few
+        posteriors can shrink that far (chapter 4's sine waves do, in the fourth epoch). A floor of
+        -30 (sigma = 3e-7, below float32's resolution of a mean of order 1) stops that and changes
+        nothing for posteriors above it.
+        """
         m = f.x.shape[0]
-        return {"model": (f.recon.sum() + self.kl_weight * wise_kl(f.mu, f.logvar)) / m}
+        logvar = f.logvar if self.logvar_floor is None else f.logvar.clamp_min(self.logvar_floor)
+        return {"model": (f.recon.sum() + self.kl_weight * wise_kl(f.mu, logvar)) / m}
 
     def hparams(self) -> dict:
-        return {"kl_weight": self.kl_weight}
+        # the floor enters the fingerprint only when set, so runs without it keep their checkpoints
+        return {"kl_weight": self.kl_weight} | ({} if self.logvar_floor is None else {"logvar_floor": self.logvar_floor})
 
 
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
