@@ -46,8 +46,11 @@ class Settings:
 SETTINGS: dict[str, dict[str, Settings]] = {
     "sine": {
         "quick": Settings(n_train=1_024, n_test=256, epochs=2, batch_size=64, latent_dim=4, lr=5e-4),
-        # standard: 20,000 waves for the paper's 50 epochs, enough for every method to converge (chapter 4)
-        "standard": Settings(n_train=20_000, n_test=5_000, epochs=50, batch_size=64, latent_dim=4, lr=5e-4),
+        # standard: 20,000 waves for the paper's 50 epochs. At D.1's constant 5e-4 the held-out error
+        # still jumps by 10-30% from epoch to epoch after 50 epochs (chapter 4), so standard anneals the
+        # rate over the last 20 epochs (x0.2 at epochs 30 and 40) to let every run settle.
+        "standard": Settings(n_train=20_000, n_test=5_000, epochs=50, batch_size=64, latent_dim=4,
+                             lr=StepLR(5e-4, milestones=(30, 40), gamma=0.2)),
         "paper": Settings(n_train=190_000, n_test=10_000, epochs=50, batch_size=64, latent_dim=4, lr=5e-4),
     },
     "mnist": {
