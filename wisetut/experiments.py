@@ -57,26 +57,18 @@ def train_methods(
     paths = {name: output_dir("checkpoints") / f"{experiment}-{profile}-{name}.pt" for name in methods}
     if workers > 1 and device.type == "cpu" and len(methods) > 1:
         _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, paths, workers, progress, experiment)
-    runs = {}
-    for name, method in methods.items():
-        torch.manual_seed(seed)  # the same initial weights for every method
-        model = model_fn(settings.latent_dim)
-        runs[name] = train(
-            model,
-            method,
-            train_x,
-            test_x,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            lr=settings.lr,
-            seed=seed,
-            checkpoint=paths[name],
-            device=device,
-            amp=amp,
-            progress=progress,
-            desc=f"{experiment}: {name}",
-        )
-    return runs
+    return {
+        name: _train_seeded(model_fn, method, train_x, test_x, settings, seed, paths[name], device=device, amp=amp,
+                            progress=progress, desc=f"{experiment}: {name}")
+        for name, method in methods.items()
+    }
+
+
+def _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, **kwargs) -> TrainResult:
+    """One run of :func:`train_methods`, in this process or a worker: the same initial weights for every method."""
+    torch.manual_seed(seed)
+    return train(model_fn(settings.latent_dim), method, train_x, test_x, epochs=settings.epochs,
+                 batch_size=settings.batch_size, lr=settings.lr, seed=seed, checkpoint=path, **kwargs)
 
 
 _STEPS = None  # in a worker process: the shared array of steps done per method (see _train_in_processes)
@@ -90,16 +82,13 @@ def _share_steps(steps) -> None:
 def _train_one(model_fn, slot, method, train_x, test_x, settings, seed, path) -> None:
     """One method in a worker process (one thread): train into ``path``; steps done into ``_STEPS[slot]``."""
     torch.set_num_threads(1)
-    torch.manual_seed(seed)  # the same initial weights as the sequential loop
     n_batches = len(train_x) // settings.batch_size
 
     def report(epoch, step):
         if step % 20 == 19 or step == n_batches - 1:
             _STEPS[slot] = epoch * n_batches + step + 1
 
-    train(model_fn(settings.latent_dim), method, train_x, test_x, epochs=settings.epochs,
-          batch_size=settings.batch_size, lr=settings.lr, seed=seed, checkpoint=path, device="cpu",
-          progress=False, on_step=report)
+    _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, device="cpu", progress=False, on_step=report)
 
 
 def _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, paths, workers, progress, experiment):
