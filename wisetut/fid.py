@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from wisetut.engine import as_float_batch
+
 __all__ = ["inception_fid", "feature_frechet_distance", "load_inception_fid", "FID_FEATURES"]
 
 FID_FEATURES = 2048  # the pool3 features of the standard FID Inception v3
@@ -31,16 +33,12 @@ def _check_images(name: str, x: Tensor) -> None:
         raise ValueError(f"{name}: float images must lie in [0, 1]")
 
 
-def _as_float(x: Tensor) -> Tensor:
-    return x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
-
-
 def _run(metric, real: Tensor, fake: Tensor, batch_size: int, device: torch.device) -> float:
     metric = metric.to(device)
     with torch.no_grad():
         for imgs, is_real in ((real, True), (fake, False)):
             for i in range(0, len(imgs), batch_size):
-                metric.update(_as_float(imgs[i : i + batch_size]).to(device), real=is_real)
+                metric.update(as_float_batch(imgs[i : i + batch_size]).float().to(device), real=is_real)
         return float(metric.compute())
 
 
