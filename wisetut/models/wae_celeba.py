@@ -27,6 +27,7 @@ from __future__ import annotations
 from torch import nn
 
 from wisetut.models.base import AutoEncoder
+from wisetut.models.wae_mnist import bn_relu
 
 __all__ = ["wae_celeba_autoencoder", "CELEBA_SHAPE", "PAPER_FILTERS", "WIDTH"]
 
@@ -47,11 +48,6 @@ def _deconv_same_x2(c_in: int, c_out: int) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(c_in, c_out, 5, stride=2, padding=2, output_padding=1)
 
 
-def _bn_relu(c: int) -> list[nn.Module]:
-    # the official batch_norm_eps 1e-5 and decay 0.9 (PyTorch's momentum 0.1)
-    return [nn.BatchNorm2d(c, eps=1e-5, momentum=0.1), nn.ReLU()]
-
-
 def wae_celeba_autoencoder(latent_dim: int = 64, width: float = 1.0) -> AutoEncoder:
     """Appendix D.3's encoder and decoder for ``[batch, 3, 64, 64]`` images in [0, 1].
 
@@ -67,18 +63,18 @@ def wae_celeba_autoencoder(latent_dim: int = 64, width: float = 1.0) -> AutoEnco
         )
     c1, c2, c3 = f // 8, f // 4, f // 2
     encoder = nn.Sequential(
-        _conv_same(3, c1, 2), *_bn_relu(c1),  # 32x32
-        _conv_same(c1, c2, 2), *_bn_relu(c2),  # 16x16
-        _conv_same(c2, c3, 2), *_bn_relu(c3),  # 8x8
-        _conv_same(c3, f, 2), *_bn_relu(f),  # 4x4
+        _conv_same(3, c1, 2), *bn_relu(c1),  # 32x32
+        _conv_same(c1, c2, 2), *bn_relu(c2),  # 16x16
+        _conv_same(c2, c3, 2), *bn_relu(c3),  # 8x8
+        _conv_same(c3, f, 2), *bn_relu(f),  # 4x4
         nn.Flatten(),
         nn.Linear(f * 4 * 4, 2 * latent_dim),  # the mu and log sigma^2 heads side by side
     )  # fmt: skip
     decoder = nn.Sequential(
         nn.Linear(latent_dim, 8 * 8 * f), nn.Unflatten(1, (f, 8, 8)), nn.ReLU(),
-        _deconv_same_x2(f, c3), *_bn_relu(c3),  # 16x16
-        _deconv_same_x2(c3, c2), *_bn_relu(c2),  # 32x32
-        _deconv_same_x2(c2, c1), *_bn_relu(c1),  # 64x64
+        _deconv_same_x2(f, c3), *bn_relu(c3),  # 16x16
+        _deconv_same_x2(c3, c2), *bn_relu(c2),  # 32x32
+        _deconv_same_x2(c2, c1), *bn_relu(c1),  # 64x64
         nn.ConvTranspose2d(c1, 3, 5, stride=1, padding=2),  # stride 1: 64x64, three channels
         nn.Sigmoid(),
     )  # fmt: skip

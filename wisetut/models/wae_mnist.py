@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from wisetut.models.base import AutoEncoder
 
-__all__ = ["wae_mnist_autoencoder", "Conv2dSame"]
+__all__ = ["wae_mnist_autoencoder", "Conv2dSame", "bn_relu"]
 
 
 class Conv2dSame(nn.Conv2d):
@@ -35,7 +35,8 @@ class Conv2dSame(nn.Conv2d):
         return super().forward(F.pad(x, pads))
 
 
-def _bn_relu(c: int) -> list[nn.Module]:
+def bn_relu(c: int) -> list[nn.Module]:
+    """Batch norm and ReLU as the official WAE code has them (eps 1e-5, decay 0.9: PyTorch's momentum 0.1)."""
     return [nn.BatchNorm2d(c, eps=1e-5, momentum=0.1), nn.ReLU()]
 
 
@@ -48,17 +49,17 @@ def wae_mnist_autoencoder(latent_dim: int = 8, filters: int = 1024) -> AutoEncod
         raise ValueError(f"need latent_dim >= 1 and filters a positive multiple of 8, got {latent_dim}, {filters}")
     f = filters
     encoder = nn.Sequential(
-        Conv2dSame(1, f // 8, 4, stride=2), *_bn_relu(f // 8),  # 14
-        Conv2dSame(f // 8, f // 4, 4, stride=2), *_bn_relu(f // 4),  # 7
-        Conv2dSame(f // 4, f // 2, 4, stride=2), *_bn_relu(f // 2),  # 4
-        Conv2dSame(f // 2, f, 4, stride=2), *_bn_relu(f),  # 2
+        Conv2dSame(1, f // 8, 4, stride=2), *bn_relu(f // 8),  # 14
+        Conv2dSame(f // 8, f // 4, 4, stride=2), *bn_relu(f // 4),  # 7
+        Conv2dSame(f // 4, f // 2, 4, stride=2), *bn_relu(f // 2),  # 4
+        Conv2dSame(f // 2, f, 4, stride=2), *bn_relu(f),  # 2
         nn.Flatten(),
         nn.Linear(f * 2 * 2, 2 * latent_dim),  # mu and logvar side by side
     )  # fmt: skip
     decoder = nn.Sequential(
         nn.Linear(latent_dim, 7 * 7 * f), nn.Unflatten(1, (f, 7, 7)), nn.ReLU(),
-        nn.ConvTranspose2d(f, f // 2, 4, stride=2, padding=1), *_bn_relu(f // 2),  # 14
-        nn.ConvTranspose2d(f // 2, f // 4, 4, stride=2, padding=1), *_bn_relu(f // 4),  # 28
+        nn.ConvTranspose2d(f, f // 2, 4, stride=2, padding=1), *bn_relu(f // 2),  # 14
+        nn.ConvTranspose2d(f // 2, f // 4, 4, stride=2, padding=1), *bn_relu(f // 4),  # 28
         Conv2dSame(f // 4, 1, 4, stride=1),  # a stride-1 transposed convolution is a convolution: logits
     )  # fmt: skip
     return AutoEncoder(encoder, decoder, latent_dim, likelihood="bernoulli", data_shape=(1, 28, 28))
