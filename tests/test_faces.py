@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from wisetut.data.faces import STAND_IN_NAME, load_faces, photo_crops
-from wisetut.engine import CheckpointError, as_float_batch, train
+from wisetut.data.images import as_float_batch
+from wisetut.engine import CheckpointError, train
 from wisetut.fid import feature_frechet_distance, inception_fid
 from wisetut.image_metrics import frechet_distance
 from wisetut.methods import WAEGAN, WiSE

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from wisetut.engine import as_float_batch
+from wisetut.data.images import as_float_batch
 
 __all__ = ["inception_fid", "feature_frechet_distance", "load_inception_fid", "FID_FEATURES"]
 
