@@ -2,7 +2,7 @@
 
 :func:`train_methods` trains every method from the same initial weights with the engine,
 train-or-load style (a finished checkpoint in ``checkpoints/`` is loaded, not retrained), and
-:func:`results_record` builds the ``results/<experiment>.json`` record of DESIGN.
+:func:`results_record` builds the ``results/<experiment>.json`` record every chapter writes.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ SETTINGS: dict[str, dict[str, Settings]] = {
         "standard": Settings(n_train=4_000, n_test=500, epochs=20, batch_size=64, latent_dim=64, lr=StepLR(1e-3, (12,), 0.5)),
         "paper": Settings(n_train=162_770, n_test=19_962, epochs=50, batch_size=256, latent_dim=64, lr=StepLR(3e-4, (30,), 0.5)),
     },
-    # Seed 003 (the nonparametric VAE, chapter 8): batch 128, Adam 1e-3, Z of 500 for its Fig. 2
+    # Bodin et al. (2017), the nonparametric VAE (chapter 8): batch 128, Adam 1e-3, Z of 500 for its Fig. 2
     # (chapter 8 also trains Z of 2, 10, 50; quick stops at 10); 55,000 + 10,000 digits. It gives no epoch count.
     "npvae": {
         "quick": Settings(n_train=256, n_test=256, epochs=2, batch_size=128, latent_dim=10, lr=1e-3),
