@@ -14,7 +14,7 @@ profile changes. A number made under ``quick`` or ``standard`` is never the pape
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -28,7 +28,12 @@ ENV_VAR = "WISETUT_PROFILE"
 
 @dataclass(frozen=True)
 class Settings:
-    """Data size and optimisation settings of one experiment under one profile."""
+    """Data size and optimisation settings of one experiment under one profile.
+
+    ``profile`` is the profile the settings belong to: :func:`settings_for` fills it in, so a
+    results record (:func:`wisetut.experiments.results_record`) reads it from the settings it was
+    made with, not from the environment.
+    """
 
     n_train: int
     n_test: int
@@ -36,6 +41,7 @@ class Settings:
     batch_size: int
     latent_dim: int
     lr: float
+    profile: str = field(default="", repr=False)  # out of the repr: the chapters print it apart
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,4 +137,4 @@ def settings_for(experiment: str, profile: str | None = None) -> Settings:
     profile = current_profile() if profile is None else profile
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
-    return SETTINGS[experiment][profile]
+    return replace(SETTINGS[experiment][profile], profile=profile)
