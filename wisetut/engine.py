@@ -15,6 +15,12 @@ run resumed from the checkpoint of epoch ``e`` draws exactly the batches and noi
 uninterrupted run draws, and ends with the same parameters (bit for bit on the CPU).
 A checkpoint whose run differs (method, model, data, settings) or that cannot be read is an
 error, and is never overwritten.
+
+Under ``torchrun --nproc-per-node K`` the same call trains over K processes
+(:mod:`wisetut.distributed`): each takes its rows of every global batch of ``batch_size``, the
+batch-coupled terms are computed over the global batch, and the run is the one-process run (same
+fingerprint and checkpoints, the same numbers up to the order of float sums). Rank 0 writes the
+checkpoint and shows the progress bar.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from wisetut import distributed
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.data.images import as_float_batch
@@ -212,11 +219,13 @@ def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict,
         optimizers[name].zero_grad(set_to_none=True)
         loss.backward(inputs=groups[name], retain_graph=i < len(losses) - 1)
     for name in losses:
+        distributed.sync_gradients(groups[name])  # the mean over processes in a run over several; else nothing
         optimizers[name].step()
     with torch.no_grad():
         kl = aevb_kl(f.mu, f.logvar).mean()
         rec = f.recon.mean()
-        return torch.stack([rec, kl, wise_kl_metric(f.mu, f.logvar), losses["model"], -(rec + kl)])
+        wise = wise_kl_metric(distributed.gather(f.mu), distributed.gather(f.logvar))  # the global batch's
+        return torch.stack([rec, kl, wise, losses["model"], -(rec + kl)])
 
 
 def _on_device(x: Tensor, device: torch.device) -> Tensor:
@@ -267,17 +276,20 @@ def train(
         raise ValueError(f"need epochs >= 1, batch_size >= 2 and lr > 0, got {epochs}, {batch_size}, {lr}")
     if len(train_x) < batch_size:
         raise ValueError(f"train_x has {len(train_x)} samples, fewer than one batch of {batch_size}")
+    shard = distributed.setup()  # one process, or this one's rows of every batch under torchrun
+    progress = progress and shard.is_main
     device = pick_device(device)
     method.configure_model(model)
     model.to(device)
     method.to(device)
+    distributed.prepare(shard, model, method, batch_size)
     model._check_x(train_x[:1])
     model._check_x(test_x[:1])
     groups = method.parameter_groups(model)
     opt_settings = {name: method.optimizer_settings(name, float(lr)) for name in groups}
     optimizers = {name: torch.optim.Adam(params, **opt_settings[name]) for name, params in groups.items()}
     history, start_epoch = History(), 0
-    fingerprint = _fingerprint(model, method, train_x, batch_size, lr, seed)
+    fingerprint = _fingerprint(model, method, train_x, batch_size, lr, seed) | shard.fingerprint(batch_size)
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
 
     if ckpt_path is not None and ckpt_path.exists():
@@ -320,13 +332,15 @@ def train(
         order = torch.randperm(len(train_x))
         sums = torch.zeros(len(_TRAIN_METRICS), device=device, dtype=torch.float64)  # one per _TRAIN_METRICS
         for step in range(n_batches):
-            idx = order[step * batch_size : (step + 1) * batch_size]
+            idx = order[step * batch_size : (step + 1) * batch_size][shard.rows(batch_size)]
             xb = as_float_batch(train_x[idx.to(train_x.device)].to(device, non_blocking=True))
-            sums += train_step(model, method, xb, optimizers, groups, autocast).double()
+            with distributed.sharded_step(shard):
+                sums += train_step(model, method, xb, optimizers, groups, autocast).double()
             if on_step is not None:
                 on_step(epoch, step)
             if step % 20 == 19 or step == n_batches - 1:
                 bar.update(step % 20 + 1)
+        sums = distributed.average(sums, shard)
         train_row = dict(zip(_TRAIN_METRICS, (sums / n_batches).tolist()))  # averages over the epoch's steps
         if not all(math.isfinite(v) for v in train_row.values()):
             raise FloatingPointError(f"{method.name}: non-finite training metrics in epoch {epoch + 1}: {train_row}")
@@ -334,7 +348,7 @@ def train(
         test_row.update(method.held_out_metrics(model, test_x, batch_size))
         history.append(train_row, test_row, time.perf_counter() - t0)
         bar.set_postfix(recon=f"{train_row['recon']:.3g}", test_mse=f"{test_row['recon_mse']:.3g}", refresh=False)
-        if ckpt_path is not None:
+        if ckpt_path is not None and shard.is_main:  # one writer; every process resumes from it
             _save_checkpoint(
                 ckpt_path,
                 {
