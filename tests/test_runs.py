@@ -1,0 +1,115 @@
+"""The registry of runs (wisetut.runs) trains exactly what the chapters train: the same fingerprints.
+
+The chapters' own code is executed (quick profile): every cell up to the first ``train_methods``
+call, then every cell that calls it, with ``train_methods`` replaced by a stub that records its
+arguments. Each recorded run must be a run of the registry with the same engine fingerprint, the
+same held-out data and the same initial method weights.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+import pytest
+import torch
+
+import wisetut.experiments
+from wisetut.engine import _fingerprint
+from wisetut.runs import EXPERIMENTS, experiment
+
+matplotlib.use("Agg")
+BOOK = Path(__file__).resolve().parents[1] / "book"
+CHAPTERS = sorted({c for e in EXPERIMENTS.values() for c in e.chapters})
+_DIRECT_TRAIN = re.compile(r"(?<![\w.])train\(")  # a side run trained with the engine itself (chapter 4's short WAE)
+
+
+def _notebook_calls(chapter: str) -> list[dict]:
+    """Execute ``chapter``'s training cells with a recording ``train_methods``; the calls it made."""
+    calls = []
+
+    def record(experiment, model_fn, methods, train_x, test_x, settings, *, seed=None, seeds=None, **kwargs):
+        calls.append(dict(experiment=experiment, model_fn=model_fn, methods=dict(methods), train_x=train_x,
+                          test_x=test_x, settings=settings, seeds=[0 if seed is None else seed] if seeds is None else seeds))
+        return {name: None for name in methods}
+
+    cells = ["".join(c["source"]) for c in json.loads((BOOK / f"{chapter}.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code"]
+    first = next(i for i, src in enumerate(cells) if "train_methods(" in src)
+    namespace: dict = {}
+    original = wisetut.experiments.train_methods
+    wisetut.experiments.train_methods = record  # the notebooks import it from there
+    try:
+        for i, src in enumerate(cells):
+            if "get_ipython" in src or (i < first and _DIRECT_TRAIN.search(src)) or (i > first and "train_methods(" not in src):
+                continue
+            try:
+                exec(compile(src, f"{chapter} cell {i}", "exec"), namespace)
+            except Exception:
+                if i < first:  # the set-up must run; later cells stop where they use the (absent) runs
+                    raise
+    finally:
+        wisetut.experiments.train_methods = original
+    return calls
+
+
+@pytest.fixture(scope="module")
+def notebook_calls(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WISETUT_PROFILE", "quick")
+    mp.setenv("WISETUT_OUTPUT_DIR", str(tmp_path_factory.mktemp("runs")))
+    mp.chdir(BOOK)  # the chapters' working directory ("../data")
+    try:
+        yield {chapter: _notebook_calls(chapter) for chapter in CHAPTERS}
+    finally:
+        mp.undo()
+
+
+def _run_fingerprint(model_fn, method, train_x, settings, seed=0) -> dict:
+    torch.manual_seed(seed)
+    model = model_fn(settings.latent_dim)
+    method.configure_model(model)  # as the engine does before it fingerprints a run
+    return _fingerprint(model, method, train_x, settings.batch_size, settings.lr, seed)
+
+
+def _registry_runs(monkeypatch, name: str) -> dict:
+    monkeypatch.setenv("WISETUT_PROFILE", "quick")
+    monkeypatch.chdir(BOOK)
+    return {m: (c, method) for c in experiment(name).calls() for m, method in c.methods.items()}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_run_of_a_chapter_is_the_registry_run(notebook_calls, chapter, monkeypatch):
+    calls = notebook_calls[chapter]
+    assert calls, f"{chapter} trains nothing through train_methods"
+    registry = {}
+    for call in calls:
+        assert call["experiment"] in EXPERIMENTS, f"{chapter} trains {call['experiment']!r}, which the registry lacks"
+        assert chapter in experiment(call["experiment"]).chapters
+        registry.setdefault(call["experiment"], _registry_runs(monkeypatch, call["experiment"]))
+        for name, method in call["methods"].items():
+            assert name in registry[call["experiment"]], (call["experiment"], name)
+            ours, our_method = registry[call["experiment"]][name]
+            assert set(call["seeds"]) <= set(experiment(call["experiment"]).seeds)
+            assert ours.settings == call["settings"], (call["experiment"], name)
+            assert torch.equal(ours.test_x, call["test_x"])
+            assert our_method.state_dict().keys() == method.state_dict().keys()
+            for k, v in method.state_dict().items():  # a method's own initial weights (chapter 8's second encoder)
+                assert torch.equal(our_method.state_dict()[k], v), (name, k)
+            assert (_run_fingerprint(ours.model_fn, our_method, ours.train_x, ours.settings)
+                    == _run_fingerprint(call["model_fn"], method, call["train_x"], call["settings"])), (call["experiment"], name)
+
+
+def test_the_registry_holds_nothing_the_chapters_do_not_train(notebook_calls, monkeypatch):
+    trained = {(c["experiment"], name) for calls in notebook_calls.values() for c in calls for name in c["methods"]}
+    monkeypatch.setenv("WISETUT_PROFILE", "quick")
+    assert {(e.name, m) for e in EXPERIMENTS.values() for m in e.plan()} == trained
+
+
+def test_unknown_names_are_clear_errors():
+    with pytest.raises(ValueError, match="expected one of sine, mnist"):
+        experiment("cifar")
+    with pytest.raises(ValueError, match="no run 'vae'.*expected some of aevb"):
+        experiment("sine").check_methods(["vae"])
