@@ -1,58 +1,20 @@
 """The registry of runs (wisetut.runs) trains exactly what the chapters train: the same fingerprints.
 
-The chapters' own code is executed (quick profile): every cell up to the first ``train_methods``
-call, then every cell that calls it, with ``train_methods`` replaced by a stub that records its
-arguments. Each recorded run must be a run of the registry with the same engine fingerprint, the
-same held-out data and the same initial method weights.
+The chapters' own training code is executed in the quick profile (tests/notebook_calls.py) and
+records its ``train_methods`` calls. Each recorded run must be a run of the registry with the same
+engine fingerprint, the same held-out data and the same initial method weights.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
-import matplotlib
 import pytest
 import torch
 
-import wisetut.experiments
+from notebook_calls import BOOK, notebook_calls as _notebook_calls
 from wisetut.engine import _fingerprint
 from wisetut.runs import EXPERIMENTS, experiment
 
-matplotlib.use("Agg")
-BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted({c for e in EXPERIMENTS.values() for c in e.chapters})
-_DIRECT_TRAIN = re.compile(r"(?<![\w.])train\(")  # a side run trained with the engine itself (chapter 4's short WAE)
-
-
-def _notebook_calls(chapter: str) -> list[dict]:
-    """Execute ``chapter``'s training cells with a recording ``train_methods``; the calls it made."""
-    calls = []
-
-    def record(experiment, model_fn, methods, train_x, test_x, settings, *, seed=None, seeds=None, **kwargs):
-        calls.append(dict(experiment=experiment, model_fn=model_fn, methods=dict(methods), train_x=train_x,
-                          test_x=test_x, settings=settings, seeds=[0 if seed is None else seed] if seeds is None else seeds))
-        return {name: None for name in methods}
-
-    cells = ["".join(c["source"]) for c in json.loads((BOOK / f"{chapter}.ipynb").read_text())["cells"]
-             if c["cell_type"] == "code"]
-    first = next(i for i, src in enumerate(cells) if "train_methods(" in src)
-    namespace: dict = {}
-    original = wisetut.experiments.train_methods
-    wisetut.experiments.train_methods = record  # the notebooks import it from there
-    try:
-        for i, src in enumerate(cells):
-            if "get_ipython" in src or (i < first and _DIRECT_TRAIN.search(src)) or (i > first and "train_methods(" not in src):
-                continue
-            try:
-                exec(compile(src, f"{chapter} cell {i}", "exec"), namespace)
-            except Exception:
-                if i < first:  # the set-up must run; later cells stop where they use the (absent) runs
-                    raise
-    finally:
-        wisetut.experiments.train_methods = original
-    return calls
 
 
 @pytest.fixture(scope="module")
