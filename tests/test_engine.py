@@ -122,7 +122,7 @@ def test_history_and_summary_are_finite():
 
 def test_eq21_metric_survives_collapsing_posteriors():
     # a posterior variance below float32's range must not turn the engine's Eq. 21 metric into NaN
-    from wisetut.engine import METRIC_LOGVAR_FLOOR
+    from wisetut.objectives import METRIC_LOGVAR_FLOOR
     from wisetut.objectives import wise_kl
 
     mu, logvar = torch.randn(8, 4), torch.full((8, 4), -120.0)

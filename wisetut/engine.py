@@ -33,17 +33,14 @@ from tqdm.auto import tqdm
 
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
-from wisetut.objectives import aevb_kl, wise_kl
+from wisetut.data.images import as_float_batch
+from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.outputs import pick_device
 from wisetut.schedule import lr_factor, schedule_key
 
-__all__ = ["train", "evaluate", "wise_kl_metric", "as_float_batch", "TrainResult", "History", "CheckpointError"]
+__all__ = ["train", "train_step", "evaluate", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 1
-# The Eq. 21 *metric* (never a loss) is reported with posterior log-variances floored here: below
-# about -103, exp() underflows to 0 in float32 and the bound is 0/0. Any posterior above the floor
-# (every run of the book but one collapsing run of chapter 10) gives exactly the unfloored value.
-METRIC_LOGVAR_FLOOR = -80.0
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
 
 
@@ -98,7 +95,7 @@ class TrainResult:
         return float(sum(self.history.seconds))
 
     def summary(self) -> dict:
-        """The per-method entry of a results file (DESIGN, "Machine-readable results")."""
+        """The per-method entry of a results file (the ``methods`` entries of ``results/<experiment>.json``)."""
         return {
             "test_recon_mse": self.test["recon_mse"],
             "test_elbo": self.test["elbo"],
@@ -165,16 +162,6 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)  # atomic: a kill mid-write never leaves a half-written checkpoint
 
 
-def wise_kl_metric(mu: Tensor, logvar: Tensor) -> Tensor:
-    """Eq. 21 as a reported metric: :func:`wise_kl` with log-variances floored at :data:`METRIC_LOGVAR_FLOOR`."""
-    return wise_kl(mu, logvar.clamp_min(METRIC_LOGVAR_FLOOR))
-
-
-def as_float_batch(x: Tensor) -> Tensor:
-    """A uint8 image batch as float32 in [0, 1] (``x / 255``); any other tensor unchanged."""
-    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
-
-
 @torch.no_grad()
 def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> dict[str, float]:
     """Held-out metrics over ``x`` in batches of ``batch_size`` (the KL of Eq. 21 depends on it).
@@ -203,6 +190,33 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     out["wise_kl"] = wise / n_wise
     out["elbo"] = -(out["recon"] + out["aevb_kl"])
     return out
+
+
+def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict, groups: dict,
+               autocast=nullcontext) -> Tensor:
+    """One optimiser step of every parameter group on the batch ``xb`` (Appendix C's inner loop).
+
+    The forward pass, the method's losses, one backward per group, then every group's Adam step:
+    simultaneous updates, so one group's step never changes weights that another group's backward
+    still needs (WAE-GAN's adversary). :func:`train` calls this for every batch, and
+    ``benchmarks/train_speed.py`` times this very function.
+
+    Returns:
+        The step's metrics, detached, in the order of ``_TRAIN_METRICS``: the mean reconstruction
+        term, the mean per-sample KL, the Eq. 21 metric, the ``"model"`` loss and the ELBO.
+    """
+    with autocast():
+        f = Forward.run(model, xb)
+        losses = method.losses(f)
+    for i, (name, loss) in enumerate(losses.items()):
+        optimizers[name].zero_grad(set_to_none=True)
+        loss.backward(inputs=groups[name], retain_graph=i < len(losses) - 1)
+    for name in losses:
+        optimizers[name].step()
+    with torch.no_grad():
+        kl = aevb_kl(f.mu, f.logvar).mean()
+        rec = f.recon.mean()
+        return torch.stack([rec, kl, wise_kl_metric(f.mu, f.logvar), losses["model"], -(rec + kl)])
 
 
 def _on_device(x: Tensor, device: torch.device) -> Tensor:
@@ -308,20 +322,7 @@ def train(
         for step in range(n_batches):
             idx = order[step * batch_size : (step + 1) * batch_size]
             xb = as_float_batch(train_x[idx.to(train_x.device)].to(device, non_blocking=True))
-            with autocast():
-                f = Forward.run(model, xb)
-                losses = method.losses(f)
-            # every group's gradient first, then every step: simultaneous updates, so one group's
-            # step never changes weights that another group's backward still needs (WAE-GAN)
-            for i, (name, loss) in enumerate(losses.items()):
-                optimizers[name].zero_grad(set_to_none=True)
-                loss.backward(inputs=groups[name], retain_graph=i < len(losses) - 1)
-            for name in losses:
-                optimizers[name].step()
-            with torch.no_grad():
-                kl = aevb_kl(f.mu, f.logvar).mean()
-                rec = f.recon.mean()
-                sums += torch.stack([rec, kl, wise_kl_metric(f.mu, f.logvar), losses["model"], -(rec + kl)]).double()
+            sums += train_step(model, method, xb, optimizers, groups, autocast).double()
             if on_step is not None:
                 on_step(epoch, step)
             if step % 20 == 19 or step == n_batches - 1:

@@ -23,11 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from wisetut.engine import wise_kl_metric
 from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratified
 from wisetut.methods import Forward, Method
 from wisetut.models.base import LIKELIHOODS, AutoEncoder, eval_mode
-from wisetut.objectives import wise_kl
+from wisetut.objectives import wise_kl, wise_kl_metric
 
 __all__ = ["pairwise_log_likelihood", "eq15_term", "eq16_term", "eq17_term", "TERMS", "KL_PENALTIES", "WiSEVariant"]
 
