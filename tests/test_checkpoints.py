@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from wisetut.data import make_sine_waves
-from wisetut.engine import CheckpointError, evaluate, train
+from wisetut.engine import CheckpointError, check_data, evaluate, train
 from wisetut.methods import make_method
 from wisetut.models import mlp_autoencoder, sine_autoencoder
 from wisetut.nonparametric import NonparametricVAE
@@ -223,3 +223,10 @@ def test_bad_data_is_a_clear_error_before_the_first_step(tmp_path, train_x, test
 def test_evaluate_checks_its_data(x, error):
     with pytest.raises(error, match="x "):
         evaluate(sine_autoencoder(), x, batch_size=16)
+
+
+def test_the_finiteness_check_is_exact_when_a_sum_overflows():
+    # the check sums the data first: a sum that overflows must not be taken for a NaN
+    check_data(torch.full((4, 1, 256), 3e38), "x")
+    with pytest.raises(ValueError, match="x has 2 NaN or infinite"):
+        check_data(torch.tensor([[1.0, float("inf"), float("-inf")]]), "x")

@@ -213,8 +213,8 @@ def check_data(x, name: str) -> None:
 
     Other dtypes are refused, not converted: float64 or float16 data would otherwise meet float32
     weights deep inside the network (or be rounded without a word); convert with ``x.float()``.
-    NaN or infinite values are found here, before the first step. One pass over the data (about
-    0.15 s for 60,000 float32 MNIST digits); uint8 images are finite by construction.
+    NaN or infinite values are found here, before the first step, by one sum over the data (0.02 s
+    for 60,000 float32 MNIST digits); uint8 images are finite by construction.
 
     Raises:
         TypeError: for anything but a ``torch.Tensor`` (a numpy array: ``torch.from_numpy(x)``), or a
@@ -228,7 +228,8 @@ def check_data(x, name: str) -> None:
         raise TypeError(f"{name} must be float32 (or uint8 images), got {x.dtype}: convert it with {name}.float()")
     if x.dim() == 0 or len(x) == 0:
         raise ValueError(f"{name} must hold at least one sample [N >= 1, ...], got shape {tuple(x.shape)}")
-    if x.is_floating_point() and not torch.isfinite(x).all():
+    # a NaN or an infinity makes the sum non-finite: one cheap reduction, the exact count only then
+    if x.is_floating_point() and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
         raise ValueError(f"{name} has {int((~torch.isfinite(x)).sum())} NaN or infinite values")
 
 
