@@ -1,4 +1,4 @@
-"""The nonparametric VAE of seed 003: Eq. 6's weights, Eq. 5's loss, training, generation from X."""
+"""The nonparametric VAE of Bodin et al. (2017): Eq. 6's weights, Eq. 5's loss, training, generation from X."""
 
 from __future__ import annotations
 

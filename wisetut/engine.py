@@ -96,7 +96,7 @@ class TrainResult:
         return float(sum(self.history.seconds))
 
     def summary(self) -> dict:
-        """The per-method entry of a results file (DESIGN, "Machine-readable results")."""
+        """The per-method entry of a results file (the ``methods`` entries of ``results/<experiment>.json``)."""
         return {
             "test_recon_mse": self.test["recon_mse"],
             "test_elbo": self.test["elbo"],

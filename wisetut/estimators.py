@@ -133,7 +133,7 @@ def regulariser_identity(
 ) -> dict[str, float]:
     """Hoffman & Johnson's identity, checked: ``mean_i KL(q_i || p) = KL(q(z|B) || p) + I(x; z)``.
 
-    The WAE slides (seed 004) read it as "VAE regulariser = WAE regulariser (with the KL) + mutual
+    The WAE slides (Tolstikhin et al., 2018) read it as "VAE regulariser = WAE regulariser (with the KL) + mutual
     information". The left side is exact (:func:`wisetut.aevb_kl`); the two terms on the right are
     estimated independently (:func:`mc_aggregate_kl`, :func:`mc_mutual_information`). Returns all
     three, the gap ``left - right`` and the gap's standard error.

@@ -329,11 +329,18 @@ class WAEGAN(_WAE):
         }
 
 
+# The five objectives of this module. Two more methods live with the ideas they belong to:
+# wisetut.nonparametric.NonparametricVAE (Bodin et al., 2017; a second encoder) and
+# wisetut.reconstruction.WiSEVariant (Eq. 15-17 as training objectives, chapter 10).
 METHODS = {cls.name: cls for cls in (AEVB, BetaVAE, WiSE, WAEMMD, WAEGAN)}
 
 
 def make_method(name: str, **hparams) -> Method:
-    """A method by name (``aevb``, ``beta_vae``, ``wise``, ``wae_mmd``, ``wae_gan``) with its hyper-parameters."""
+    """One of this module's five methods by name (``aevb``, ``beta_vae``, ``wise``, ``wae_mmd``, ``wae_gan``).
+
+    The nonparametric VAE and the Eq. 15-17 variants are built from their own modules
+    (:mod:`wisetut.nonparametric`, :mod:`wisetut.reconstruction`), which import this one.
+    """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}: expected one of {', '.join(METHODS)}")
     return METHODS[name](**hparams)

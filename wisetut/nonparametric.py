@@ -1,4 +1,4 @@
-"""The nonparametric VAE of seed 003: a low-dimensional space X that ties a wide Z together.
+"""The nonparametric VAE of Bodin et al. (2017): a low-dimensional space X that ties a wide Z together.
 
 Seed 003 (the workshop paper "a nonparametric VAE", GP-LVM inspired; the book's chapter 8) keeps
 the VAE of Kingma & Welling for reconstruction, with a Z as wide as one likes, and adds a second
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from wisetut.generate import decode_mean
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
-from wisetut.models.mlp import SEED003_DROPOUT, mlp
+from wisetut.models.mlp import BODIN_DROPOUT, mlp
 from wisetut.objectives import aevb_kl
 
 __all__ = ["kernel_weights", "NonparametricVAE", "XSpace", "distance_to_nearest"]
@@ -117,7 +117,7 @@ class NonparametricVAE(Method):
         data_dim: int = 784,
         x_dim: int = 2,
         hidden: tuple[int, ...] = (500, 500),
-        dropout: float = SEED003_DROPOUT,
+        dropout: float = BODIN_DROPOUT,
         match_weight: float = 1.0,
     ):
         super().__init__()
