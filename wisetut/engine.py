@@ -266,6 +266,15 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     return out
 
 
+def _shown(path: Path) -> str:
+    """A checkpoint's path as a stored output may show it: relative to the working directory (a
+    chapter's ``book/``), else its last two parts, never a machine's absolute path."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(Path(*path.parts[-2:]))
+
+
 def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict, groups: dict,
                autocast=nullcontext) -> Tensor:
     """One optimiser step of every parameter group on the batch ``xb`` (Appendix C's inner loop).
@@ -369,7 +378,7 @@ def train(
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
     n_batches = len(train_x) // batch_size
     if start_epoch == epochs and progress:
-        print(f"{desc or method.name}: loaded the finished checkpoint {ckpt_path} "
+        print(f"{desc or method.name}: loaded the finished checkpoint {_shown(ckpt_path)} "
               f"({epochs} epochs, trained in {sum(history.seconds):.0f} s)")
     bar = tqdm(
         total=epochs * n_batches,
