@@ -154,6 +154,9 @@ def test_bad_inputs_are_clear_errors():
         kernel_weights(torch.zeros(3, 2), 0.0, 0.0, reference=torch.zeros(4, 3))
     with pytest.raises(ValueError, match="finite"):
         kernel_weights(torch.zeros(3, 2), 0.0, float("nan"))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            kernel_weights(torch.zeros(3, 2), bad, 0.0)  # a NaN log_sigma would make every weight NaN
     with pytest.raises(ValueError, match="match_weight"):
         NonparametricVAE(match_weight=-1.0)
     with pytest.raises(ValueError, match="positive"):

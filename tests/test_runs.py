@@ -7,11 +7,14 @@ engine fingerprint, the same held-out data and the same initial method weights.
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from notebook_calls import BOOK, notebook_calls as _notebook_calls
-from wisetut.engine import _fingerprint
+from wisetut import engine
+from wisetut.engine import train
 from wisetut.runs import EXPERIMENTS, experiment
 
 CHAPTERS = sorted({c for e in EXPERIMENTS.values() for c in e.chapters})
@@ -29,11 +32,28 @@ def notebook_calls(tmp_path_factory):
         mp.undo()
 
 
-def _run_fingerprint(model_fn, method, train_x, settings, seed=0) -> dict:
-    torch.manual_seed(seed)
-    model = model_fn(settings.latent_dim)
-    method.configure_model(model)  # as the engine does before it fingerprints a run
-    return _fingerprint(model, method, train_x, settings.batch_size, settings.lr, seed)
+class _Stop(Exception):
+    pass
+
+
+def _run_fingerprint(model_fn, method, train_x, test_x, settings, seed=0) -> dict:
+    """The fingerprint the engine gives this run (train() stopped right after it computes it)."""
+    seen = {}
+
+    def spy(*args):
+        seen["fingerprint"] = real(*args)
+        raise _Stop
+
+    real, engine._fingerprint = engine._fingerprint, spy
+    try:
+        torch.manual_seed(seed)
+        train(model_fn(settings.latent_dim), copy.deepcopy(method), train_x, test_x, epochs=settings.epochs,
+              batch_size=settings.batch_size, lr=settings.lr, seed=seed, progress=False, device="cpu")
+    except _Stop:
+        pass
+    finally:
+        engine._fingerprint = real
+    return seen["fingerprint"]
 
 
 def _registry_runs(monkeypatch, name: str) -> dict:
@@ -60,8 +80,9 @@ def test_every_run_of_a_chapter_is_the_registry_run(notebook_calls, chapter, mon
             assert our_method.state_dict().keys() == method.state_dict().keys()
             for k, v in method.state_dict().items():  # a method's own initial weights (chapter 8's second encoder)
                 assert torch.equal(our_method.state_dict()[k], v), (name, k)
-            assert (_run_fingerprint(ours.model_fn, our_method, ours.train_x, ours.settings)
-                    == _run_fingerprint(call["model_fn"], method, call["train_x"], call["settings"])), (call["experiment"], name)
+            assert (_run_fingerprint(ours.model_fn, our_method, ours.train_x, ours.test_x, ours.settings)
+                    == _run_fingerprint(call["model_fn"], method, call["train_x"], call["test_x"], call["settings"])), \
+                (call["experiment"], name)
 
 
 def test_the_registry_holds_nothing_the_chapters_do_not_train(notebook_calls, monkeypatch):

@@ -8,7 +8,8 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
 - :mod:`wisetut.nonparametric`: the nonparametric VAE of Bodin et al. (2017).
 - :mod:`wisetut.reconstruction`: the reconstruction terms of Eq. 15, 16 and 17 for a mini-batch.
 - :mod:`wisetut.engine`: the one training loop (uint8 images, :mod:`wisetut.schedule`'s step
-  learning rate of Appendix D.3); :mod:`wisetut.experiments`: train-or-load, results.
+  learning rate of Appendix D.3); :mod:`wisetut.experiments`: train-or-load, results;
+  :mod:`wisetut.checkpoints`: atomic, verified files and what identifies a run.
 - :mod:`wisetut.latent`, :mod:`wisetut.generate`, :mod:`wisetut.image_metrics`: measuring what was learned;
   :mod:`wisetut.fid`: FID through torchmetrics, or why it is unavailable.
 - :mod:`wisetut.profiles`: how big a run is (``WISETUT_PROFILE``).

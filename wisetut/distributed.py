@@ -26,7 +26,8 @@ What makes that exact:
   gives it; dropout masks the same way (:class:`GlobalDropout`). The prior draws of the WAEs too.
 - **Batch norm over the global batch** (:class:`GlobalBatchNorm`, statistics through
   autograd-aware all-reduces). torch's ``SyncBatchNorm`` would do on GPUs, but refuses CPU
-  tensors, so it could not be tested here with ``gloo``; this one runs on both.
+  tensors, so it could not be tested here with ``gloo``; this one runs on both. The modules keep
+  their class in the run's fingerprint, so the checkpoints are the one-process run's.
 - **One writer.** Rank 0 writes the checkpoint and shows the progress bar; every rank reads the
   checkpoint when it starts, so all resume from the same epoch (several machines need a shared
   checkpoint folder).
@@ -53,7 +54,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "Shard", "setup", "current", "sharded_step", "coupled", "gather", "own", "normal", "normal_like",
-    "sync_gradients", "average", "prepare", "GlobalBatchNorm", "GlobalDropout", "run_local",
+    "sync_gradients", "average", "prepare", "release", "GlobalBatchNorm", "GlobalDropout", "run_local",
 ]  # fmt: skip
 
 
@@ -221,11 +222,8 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     Mean and biased variance over the global batch (two autograd-aware all-reduces), the running
     statistics updated with the unbiased variance: what ``nn.BatchNorm*d`` computes on the whole
     batch in one process. Outside a sharded step (evaluation, one process) it is plain batch norm.
+    :func:`prepare` gives a run's ``BatchNorm1d/2d/3d`` modules this behaviour for the run.
     """
-
-    def _check_input_dim(self, x: Tensor) -> None:
-        if x.dim() < 2:
-            raise ValueError(f"expected at least a 2-D input [batch, channels, ...], got {x.dim()}-D")
 
     def forward(self, x: Tensor) -> Tensor:
         if _ACTIVE is None or not self.training:
@@ -259,31 +257,31 @@ class GlobalDropout(nn.Dropout):
         return x * F.dropout(ones, self.p, True)[_ACTIVE.rows(len(ones))]
 
 
-def _globalised(module: nn.Module) -> nn.Module:
-    """``module`` with every batch norm and dropout replaced by its global form (same parameters and buffers)."""
-    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlobalBatchNorm):
-        new = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
-        new.load_state_dict(module.state_dict())
-        if module.affine:  # the very parameters, so optimisers built on them keep working
-            new.weight, new.bias = module.weight, module.bias
-        new.train(module.training)
-        return new
-    if type(module) is nn.Dropout:
-        new = GlobalDropout(module.p, module.inplace)
-        new.train(module.training)
-        return new
-    for name, child in module.named_children():
-        setattr(module, name, _globalised(child))
-    return module
+class GlobalBatchNorm1d(GlobalBatchNorm, nn.BatchNorm1d):
+    """:class:`GlobalBatchNorm` for ``nn.BatchNorm1d``."""
+
+
+class GlobalBatchNorm2d(GlobalBatchNorm, nn.BatchNorm2d):
+    """:class:`GlobalBatchNorm` for ``nn.BatchNorm2d``."""
+
+
+class GlobalBatchNorm3d(GlobalBatchNorm, nn.BatchNorm3d):
+    """:class:`GlobalBatchNorm` for ``nn.BatchNorm3d``."""
+
+
+# plain class -> its global form: the same module (parameters, buffers, state-dict keys), computed over the global batch
+_GLOBAL = {nn.BatchNorm1d: GlobalBatchNorm1d, nn.BatchNorm2d: GlobalBatchNorm2d, nn.BatchNorm3d: GlobalBatchNorm3d,
+           nn.Dropout: GlobalDropout}
+_PLAIN = {g: cls for cls, g in _GLOBAL.items()}
 
 
 def prepare(shard: Shard, model: nn.Module, method: nn.Module, batch_size: int) -> None:
     """Make a run ready to train over ``shard``'s processes; nothing in one process.
 
     Checks that the global batch splits evenly and that the method can be split
-    (``method.splits_batches``), gives the model and the method global batch norm and dropout,
-    and copies rank 0's weights to every rank. The state dicts keep their keys, so checkpoints
-    are those of the one-process run.
+    (``method.splits_batches``), switches every batch norm and dropout of the model and the
+    method to its global form (the same module objects, their class changed until
+    :func:`release`), and copies rank 0's weights to every rank.
     """
     if not shard.distributed:
         return
@@ -294,10 +292,18 @@ def prepare(shard: Shard, model: nn.Module, method: nn.Module, batch_size: int) 
             "(splits_batches is False): train it in one process"
         )
     for module in (model, method):
-        _globalised(module)
+        for m in module.modules():
+            m.__class__ = _GLOBAL.get(type(m), type(m))
         for t in [*module.parameters(), *module.buffers()]:
             with torch.no_grad():
                 dist.broadcast(t.data, src=0)
+
+
+def release(*modules: nn.Module) -> None:
+    """Undo :func:`prepare`'s switch: every module back to its plain class (the trained tensors stay)."""
+    for module in modules:
+        for m in module.modules():
+            m.__class__ = _PLAIN.get(type(m), type(m))
 
 
 def _free_port() -> int:

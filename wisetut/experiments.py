@@ -27,18 +27,19 @@ from wisetut.models.base import AutoEncoder
 from wisetut.outputs import describe_device, output_dir, pick_device
 from wisetut.profiles import Settings, current_profile
 
-__all__ = ["train_methods", "checkpoint_path", "results_record", "convergence"]
+__all__ = ["train_methods", "checkpoint_path", "results_record", "seed_summary", "convergence"]
 
 
 def checkpoint_path(experiment: str, method: str, seed: int = 0, profile: str | None = None) -> Path:
     """Where :func:`train_methods` keeps a run: ``checkpoints/<experiment>-<profile>-<method>[-seed<k>].pt``.
 
-    Seed 0 (the run the figures show) has no suffix, the name every chapter has always used; seed
-    ``k > 0`` ends in ``-seed<k>``. Under :func:`~wisetut.outputs.output_dir`; ``profile`` defaults
-    to :func:`~wisetut.profiles.current_profile`.
+    One file per run, whichever form asked for it: seed 0 (the run the figures show) has no
+    suffix, the name the chapters' ``seed=0`` calls have always used, and seed ``k > 0`` ends in
+    ``-seed<k>``. Under :func:`~wisetut.outputs.output_dir`; ``profile`` defaults to
+    :func:`~wisetut.profiles.current_profile`.
     """
     profile = current_profile() if profile is None else profile
-    suffix = "" if seed == 0 else f"-seed{seed}"
+    suffix = "" if int(seed) == 0 else f"-seed{int(seed)}"
     return output_dir("checkpoints") / f"{experiment}-{profile}-{method}{suffix}.pt"
 
 
@@ -50,49 +51,64 @@ def train_methods(
     test_x: torch.Tensor,
     settings: Settings,
     *,
-    seed: int | None = None,
+    seed: int = 0,
     seeds: Sequence[int] | None = None,
     device: str | torch.device | None = None,
     amp: bool | None = None,
     progress: bool = True,
     workers: int = 1,
-) -> dict[str, TrainResult] | dict[str, dict[int, TrainResult]]:
+) -> dict:
     """Train each of ``methods`` on the same data from the same initial weights, for one seed or several.
 
-    - ``seed=k`` (default 0): one run per method, returned as ``{method: TrainResult}``.
-    - ``seeds=[0, 1, 2]``: one run per method and seed, returned as ``{method: {seed: TrainResult}}``;
-      each seed trains its own copy of the method as passed (a seed sets the initial weights, the
-      batch order and the noise), and seed 0 is the one-seed run (the same checkpoint).
+    With ``seed`` (one run per method) it returns ``{method: TrainResult}``. With ``seeds`` (a list)
+    every method is trained once per seed, each from its own copy of the method, and it returns
+    ``{method: {seed: TrainResult}}``. A seed sets the initial weights (the same for every
+    method), the batch order and the noise; seed 0 is the run a chapter's figures show. Each run
+    has one checkpoint, :func:`checkpoint_path` (so ``seeds=[0, 1, 2]`` loads the run of
+    ``seed=0``); ``amp`` defaults to on for CUDA.
 
-    Checkpoints: :func:`checkpoint_path`; ``amp`` defaults to on for CUDA.
-
-    ``workers > 1`` (CPU only) first trains up to that many runs at once, each in its own
-    process with one thread, into the same checkpoints; the loop below then loads them. A run is
-    exact either way: each process repeats its run bit for bit, and an interrupted parallel run
-    resumes from its checkpoints like any other. On a GPU, or under ``torchrun``, ``workers`` is
-    ignored. ``model_fn`` must then be picklable (a module-level function, not a lambda).
+    ``workers > 1`` (CPU only) first trains up to that many runs at once, each in its own process
+    with one thread, into the same checkpoints; the loop below then loads them. A run is exact
+    either way: each process repeats its run bit for bit, and an interrupted parallel run resumes
+    from its checkpoints like any other. Runs whose checkpoints are already finished are not sent
+    to the workers (nothing to show). On a GPU, or under ``torchrun``, ``workers`` is ignored.
+    ``model_fn`` must then be picklable (a module-level function, not a lambda).
     """
-    if seed is not None and seeds is not None:
-        raise ValueError(f"pass seed={seed} or seeds={list(seeds)}, not both")
-    grouped = seeds is not None
-    seeds = [0 if seed is None else int(seed)] if seeds is None else [int(k) for k in seeds]
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ValueError(f"seeds must be distinct non-negative integers, got {seeds}")
     device = pick_device(device)
     amp = device.type == "cuda" if amp is None else amp
-    # (name, seed) -> the method object that run trains: the caller's own for one seed, a copy per seed for several
-    runs = {(name, k): copy.deepcopy(m) if grouped else m for name, m in methods.items() for k in seeds}
-    paths = {(name, k): checkpoint_path(experiment, name, k) for name, k in runs}
-    if workers > 1 and device.type == "cpu" and len(runs) > 1 and not distributed.current().distributed:
-        _train_in_processes(model_fn, runs, train_x, test_x, settings, paths, workers, progress, experiment)
-    done = {
-        key: _train_seeded(model_fn, method, train_x, test_x, settings, key[1], paths[key], device=device, amp=amp,
-                           progress=progress, desc=f"{experiment}: {key[0]}" + (f", seed {key[1]}" if grouped else ""))
-        for key, method in runs.items()
+    if seeds is None:
+        jobs = {name: (method, int(seed), checkpoint_path(experiment, name, seed)) for name, method in methods.items()}
+    else:
+        seeds = [int(s) for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds}")
+        jobs = {(name, s): (copy.deepcopy(method), s, checkpoint_path(experiment, name, s))
+                for name, method in methods.items() for s in seeds}
+    todo = {key: job for key, job in jobs.items() if not _finished(job[2], settings.epochs)}
+    if workers > 1 and device.type == "cpu" and len(todo) > 1 and not distributed.current().distributed:
+        _train_in_processes(model_fn, todo, train_x, test_x, settings, workers, progress, experiment)
+    runs = {
+        key: _train_seeded(model_fn, method, train_x, test_x, settings, s, path, device=device, amp=amp,
+                           progress=progress, desc=f"{experiment}: {_label(key)}")
+        for key, (method, s, path) in jobs.items()
     }
-    if grouped:
-        return {name: {k: done[name, k] for k in seeds} for name in methods}
-    return {name: done[name, seeds[0]] for name in methods}
+    if seeds is None:
+        return runs
+    return {name: {s: runs[(name, s)] for s in seeds} for name in methods}
+
+
+def _label(key) -> str:
+    return key if isinstance(key, str) else f"{key[0]} (seed {key[1]})"
+
+
+def _finished(path: Path, epochs: int) -> bool:
+    """Whether ``path`` holds a checkpoint of at least ``epochs`` epochs (any doubt: no; train() then decides)."""
+    if not path.exists():
+        return False
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["epoch"]) >= epochs
+    except Exception:
+        return False
 
 
 def _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, **kwargs) -> TrainResult:
@@ -122,14 +138,14 @@ def _train_one(model_fn, slot, method, train_x, test_x, settings, seed, path) ->
     _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, device="cpu", progress=False, on_step=report)
 
 
-def _train_in_processes(model_fn, runs, train_x, test_x, settings, paths, workers, progress, experiment):
-    """Train ``runs`` (``{(method, seed): Method}``) in ``workers`` spawned processes, with one progress bar.
+def _train_in_processes(model_fn, jobs, train_x, test_x, settings, workers, progress, experiment):
+    """Train ``jobs`` (key: (method, seed, path)) in ``workers`` spawned processes, with one progress bar.
 
     A run that fails is reported at once; runs not yet started are cancelled, the running ones
     finish (into their checkpoints), and the first error is then raised.
     """
     try:
-        pickle.dumps((model_fn, runs))
+        pickle.dumps((model_fn, [method for method, _, _ in jobs.values()]))
     except Exception as e:
         raise ValueError(
             f"workers={workers} sends model_fn and the methods to other processes, so they must be picklable "
@@ -137,70 +153,77 @@ def _train_in_processes(model_fn, runs, train_x, test_x, settings, paths, worker
         ) from e
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe with torch's thread pools
     per_run = settings.epochs * (len(train_x) // settings.batch_size)
-    steps = ctx.Array("q", len(runs), lock=False)  # shared memory: each worker writes its own slot
+    steps = ctx.Array("q", len(jobs), lock=False)  # shared memory: each worker writes its own slot
     failed = None
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_share_steps, initargs=(steps,)) as pool:
-        futures = {pool.submit(_train_one, model_fn, slot, method, train_x, test_x, settings, key[1], paths[key]): key
-                   for slot, (key, method) in enumerate(runs.items())}
-        with tqdm(total=per_run * len(runs), desc=f"{experiment}: {len(runs)} runs, {workers} processes",
+        futures = {pool.submit(_train_one, model_fn, slot, method, train_x, test_x, settings, s, path): key
+                   for slot, (key, (method, s, path)) in enumerate(jobs.items())}
+        with tqdm(total=per_run * len(jobs), desc=f"{experiment}: {len(jobs)} runs, {workers} processes",
                   unit="step", disable=not progress) as bar:
             while not all(f.done() for f in futures):
                 time.sleep(1.0)
                 bar.n = sum(per_run if f.done() else steps[slot] for slot, f in enumerate(futures))
                 bar.refresh()
-                for f, (name, k) in futures.items():
+                for f, key in futures.items():
                     if failed is None and f.done() and f.exception() is not None:
                         failed = f
-                        tqdm.write(f"{experiment}: {name} (seed {k}) failed ({type(f.exception()).__name__}: "
-                                   f"{f.exception()}); runs not yet started are cancelled, running ones finish")
+                        tqdm.write(f"{experiment}: {_label(key)} failed ({type(f.exception()).__name__}: {f.exception()}); "
+                                   "runs not yet started are cancelled, running ones finish")
                         for g in futures:
                             g.cancel()
     if failed is not None:
         failed.result()
 
 
-SUMMARY_METRICS = ("test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds")
+_SEED_METRICS = ("test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds")
 
 
-def results_record(experiment: str, settings: Settings, data: dict,
-                   runs: dict[str, TrainResult] | dict[str, dict[int, TrainResult]]) -> dict:
+def seed_summary(per_seed: dict[int, dict]) -> dict:
+    """A method's entry over seeds: each metric's mean, its 95% interval (``ci95``) and the per-seed entries.
+
+    ``per_seed`` maps a seed to the entry of one run (:meth:`~wisetut.engine.TrainResult.summary`,
+    or any dict of numbers). Numeric keys shared by every seed are averaged; the interval is the t
+    interval of :func:`wisetut.claims.mean_interval` (``None`` bounds with one seed).
+    """
+    if not per_seed:
+        raise ValueError("need at least one seed")
+    first = next(iter(per_seed.values()))
+    numeric = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+               and all(isinstance(e.get(k), (int, float)) for e in per_seed.values())]
+    out, ci = {}, {}
+    for k in numeric:
+        mean, lo, hi = mean_interval([e[k] for e in per_seed.values()])
+        out[k], ci[k] = mean, [lo, hi]
+    out.update({k: v for k, v in first.items() if k not in numeric and k != "per_seed"})
+    out["seeds"] = sorted(per_seed)
+    out["ci95"] = ci
+    out["per_seed"] = {str(s): e for s, e in per_seed.items()}
+    return out
+
+
+def results_record(experiment: str, settings: Settings, data: dict, runs: dict) -> dict:
     """The ``results/<experiment>.json`` record: profile, device, data, settings, per-method metrics.
 
-    ``runs`` as :func:`train_methods` returns them. For one seed, each method's entry is its run's
-    :meth:`~wisetut.engine.TrainResult.summary`. For several (``{method: {seed: run}}``),
-    ``settings["seeds"]`` lists them and each method's entry holds, for every metric of
-    :data:`SUMMARY_METRICS`, the mean over seeds, its 95% t interval in ``"interval"``
-    (:func:`wisetut.claims.mean_interval`) and every seed's own summary in ``"per_seed"``.
+    ``runs`` is what :func:`train_methods` returned: ``{method: TrainResult}`` (one seed), or
+    ``{method: {seed: TrainResult}}``, whose entries are :func:`seed_summary` (mean, interval and
+    per-seed values). The profile is the one ``settings`` belong to (else the active one).
     """
-    grouped = all(isinstance(r, dict) for r in runs.values())
-    flat = [r for group in runs.values() for r in group.values()] if grouped else list(runs.values())
-    record = {
+    grouped = {name: (r if isinstance(r, dict) else None) for name, r in runs.items()}
+    all_runs = [run for name, r in runs.items() for run in (r.values() if isinstance(r, dict) else [r])]
+    devices = {describe_device(r.device) for r in all_runs}
+    methods = {name: (seed_summary({s: run.summary() for s, run in g.items()}) if g is not None else runs[name].summary())
+               for name, g in grouped.items()}
+    seeds = sorted({s for g in grouped.values() if g is not None for s in g})
+    return {
         "experiment": experiment,
-        "profile": current_profile(),
-        "device": ", ".join(sorted({describe_device(r.device) for r in flat})),
+        "profile": settings.profile or current_profile(),
+        "device": ", ".join(sorted(devices)),
         "torch": torch.__version__,
         "data": data,
-        "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")},
-        "methods": {name: _over_seeds(group) if grouped else group.summary() for name, group in runs.items()},
+        "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")}
+        | ({"seeds": seeds} if seeds else {}),
+        "methods": methods,
     }
-    if grouped:
-        seeds = {tuple(group) for group in runs.values()}
-        if len(seeds) != 1:
-            raise ValueError(f"every method needs the same seeds, got {sorted(seeds)}")
-        record["settings"]["seeds"] = list(seeds.pop())
-    return record
-
-
-def _over_seeds(group: dict[int, TrainResult]) -> dict:
-    """One method's record over seeds: the mean of each metric, its 95% interval, every seed's summary."""
-    per_seed = {str(k): run.summary() for k, run in group.items()}
-    entry, interval = {}, {}
-    for key in SUMMARY_METRICS:
-        mean, low, high = mean_interval([s[key] for s in per_seed.values()])
-        entry[key], interval[key] = mean, [low, high]
-    hparams = next(iter(per_seed.values()))["hparams"]
-    return {**entry, "interval": interval, "hparams": hparams,
-            "per_seed": {k: {m: v for m, v in s.items() if m != "hparams"} for k, s in per_seed.items()}}
 
 
 def convergence(values, fraction: float = 0.2, tol: float = 0.02) -> dict:

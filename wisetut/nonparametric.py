@@ -64,12 +64,12 @@ def kernel_weights(x: Tensor, log_sigma: Tensor | float, log_lengthscale: Tensor
 
     Raises:
         ValueError: for locations not shaped ``[N, x_dim]``, mismatched ``x_dim``, fewer than two
-            points without ``reference``, or a non-finite length scale.
+            points without ``reference``, or a non-finite ``log_sigma`` or length scale.
     """
     _check_points(x, "x")
     log_sigma = torch.as_tensor(log_sigma, dtype=x.dtype, device=x.device)
     log_l = torch.as_tensor(log_lengthscale, dtype=x.dtype, device=x.device)
-    if log_l.dim() != 0 or log_sigma.dim() != 0 or not torch.isfinite(log_l):
+    if log_l.dim() != 0 or log_sigma.dim() != 0 or not (torch.isfinite(log_l) and torch.isfinite(log_sigma)):
         raise ValueError(f"log_sigma and log_lengthscale must be finite scalars, got {log_sigma} and {log_l}")
     if reference is None:
         if len(x) < 2:

@@ -23,7 +23,7 @@ import torch
 
 from wisetut.profiles import current_profile
 
-__all__ = ["pick_device", "run_record", "output_dir", "save_results", "save_figure"]
+__all__ = ["pick_device", "run_record", "output_dir", "data_root", "save_results", "save_figure"]
 
 OUTPUT_ENV_VAR = "WISETUT_OUTPUT_DIR"
 
@@ -64,6 +64,15 @@ def output_dir(kind: str) -> Path:
     path = base / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_root() -> Path:
+    """Where the data sets live: the repository's ``data/`` folder seen from a chapter (``../data``), else ``./data``.
+
+    Chapters run with ``book/`` as their working directory, so ``../data`` is the repository's
+    folder (where ``make data`` writes MNIST); on Colab, or anywhere else, ``./data``.
+    """
+    return Path("../data") if Path("../data").is_dir() else Path("data")
 
 
 def save_results(results: dict, experiment: str) -> Path:
