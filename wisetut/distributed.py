@@ -114,7 +114,7 @@ def setup(local_kl: bool | None = None) -> Shard:
     global _LOCAL_KL
     if local_kl is not None:
         _LOCAL_KL = bool(local_kl)
-    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -123,7 +123,7 @@ def setup(local_kl: bool | None = None) -> Shard:
 
 def current() -> Shard:
     """This process's :class:`Shard` (``Shard(0, 1)`` without a process group)."""
-    if not dist.is_initialized():
+    if not (dist.is_available() and dist.is_initialized()):
         return Shard(local_kl=_LOCAL_KL)
     return Shard(dist.get_rank(), dist.get_world_size(), _LOCAL_KL)
 
