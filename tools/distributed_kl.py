@@ -45,7 +45,7 @@ from wisetut.models import mnist_autoencoder, sine_autoencoder  # noqa: E402
 
 M, PROCESSES, FLOOR = 64, 2, -30.0
 # data set: (network, latent size, Adam's rate, epochs, training and held-out sizes): Appendix D.1 and D.2's
-# networks and rates; MNIST as chapter 5's standard run (which converges), sine waves smaller than chapter 4's
+# networks and rates; MNIST as chapter 5's standard run, sine waves smaller than chapter 4's
 DATA = {
     "sine": dict(network=sine_autoencoder, latent_dim=4, lr=5e-4, epochs=20, n_train=4096, n_test=1024,
                  name="sine waves (Section 5, noise std 0.05)", source="wisetut.data.make_sine_waves, seeds 0 and 1"),
