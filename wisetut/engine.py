@@ -38,7 +38,7 @@ from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.outputs import pick_device
 from wisetut.schedule import lr_factor, schedule_key
 
-__all__ = ["train", "train_step", "evaluate", "TrainResult", "History", "CheckpointError"]
+__all__ = ["train", "train_step", "make_adam", "evaluate", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 1
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
@@ -192,6 +192,18 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     return out
 
 
+def make_adam(params, **settings) -> torch.optim.Adam:
+    """``torch.optim.Adam(params, **settings)`` with torch's fused kernel (CPU and CUDA have one).
+
+    The fused kernel updates every parameter in one pass: on the CPU it takes about a third of
+    the for-loop Adam's time per step for the sine and MNIST networks (``benchmarks/train_speed.py``),
+    and it computes the same update up to float rounding (about 3e-8 after 100 steps, ``tests/test_engine.py``).
+    It is deterministic, and a checkpoint restores the implementation it was saved with.
+    """
+    settings.setdefault("fused", True)
+    return torch.optim.Adam(params, **settings)
+
+
 def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict, groups: dict,
                autocast=nullcontext) -> Tensor:
     """One optimiser step of every parameter group on the batch ``xb`` (Appendix C's inner loop).
@@ -275,7 +287,7 @@ def train(
     model._check_x(test_x[:1])
     groups = method.parameter_groups(model)
     opt_settings = {name: method.optimizer_settings(name, float(lr)) for name in groups}
-    optimizers = {name: torch.optim.Adam(params, **opt_settings[name]) for name, params in groups.items()}
+    optimizers = {name: make_adam(params, **opt_settings[name]) for name, params in groups.items()}
     history, start_epoch = History(), 0
     fingerprint = _fingerprint(model, method, train_x, batch_size, lr, seed)
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
