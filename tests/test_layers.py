@@ -1,23 +1,14 @@
 """The fast layers of wisetut.models.layers compute their torch.nn parent's function, with its parameters."""
 
-import copy
-
 import pytest
 import torch
 from torch import nn
 
+from wisetut.checkpoints import module_structure
 from wisetut.models import layers, sine_autoencoder
+from wisetut.models.layers import as_torch_layers
 
 FAST = (layers.PointwiseConv1d, layers.SpaceToDepthConv1d, layers.SpaceToDepthConv2d, layers.SubPixelConvTranspose1d)
-
-
-def as_torch_layers(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose fast layers are their torch.nn parents again (the same parameters)."""
-    ref = copy.deepcopy(model)
-    for m in ref.modules():
-        if isinstance(m, FAST):
-            m.__class__ = type(m).__mro__[1]
-    return ref
 
 
 def assert_same_function(fast: nn.Module, x: torch.Tensor, atol: float = 1e-5) -> None:
@@ -63,7 +54,7 @@ def test_fast_layer_is_its_torch_parent(layer, shape):
     torch.manual_seed(0)
     ref = as_torch_layers(nn.Sequential(layer()))[0]
     # same initialisation from the same seed: the parent's __init__ draws the parameters
-    assert type(ref) is type(fast).__mro__[1]
+    assert type(ref) is type(fast).__mro__[1] is fast.same_function_as
     assert fast.state_dict().keys() == ref.state_dict().keys()
     assert all(torch.equal(a, b) for a, b in zip(fast.state_dict().values(), ref.state_dict().values()))
     assert_same_function(fast, torch.randn(shape, generator=torch.Generator().manual_seed(2)))
@@ -88,3 +79,9 @@ def test_fast_layers_refuse_what_they_cannot_compute():
         layers.SpaceToDepthConv2d(2, 2, 4, stride=3)
     with pytest.raises(ValueError, match="multiple of the stride"):
         layers.SubPixelConvTranspose1d(2, 2, 6, stride=4)
+
+
+def test_a_fast_network_fingerprints_as_its_torch_layer_version():
+    model = sine_autoencoder()
+    assert any(isinstance(m, FAST) for m in model.modules())
+    assert module_structure(model, "model") == module_structure(as_torch_layers(model), "model")

@@ -3,8 +3,11 @@
 Each class here subclasses a ``torch.nn`` layer and changes only ``forward``: the parameters,
 their names, shapes and initialisation are the parent's (a seed gives the same initial weights,
 and a state dict of the plain layer loads unchanged), and the output is the parent's up to float
-rounding (``tests/test_models.py``). The faster form is derived from the stored kernel on every
-call, so gradients flow to the stored parameter. Measured in ``benchmarks/train_speed.py``.
+rounding (``tests/test_layers.py``). The faster form is derived from the stored kernel on every
+call, so gradients flow to the stored parameter. Each names its parent as ``same_function_as``:
+a checkpoint's fingerprint describes the layer as its parent (:func:`wisetut.checkpoints.module_structure`),
+and :func:`as_torch_layers` turns a network back into plain ``torch.nn`` layers (the reference of
+the tests and of ``benchmarks/train_speed.py``). Measured in ``benchmarks/train_speed.py``.
 
 - :class:`PointwiseConv1d`: a width-1 convolution is a matrix product over channels.
 - :class:`SpaceToDepthConv1d`, :class:`SpaceToDepthConv2d`: a stride-2 convolution is a stride-1
@@ -17,15 +20,19 @@ call, so gradients flow to the stored parameter. Measured in ``benchmarks/train_
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PointwiseConv1d", "SpaceToDepthConv1d", "SpaceToDepthConv2d", "SubPixelConvTranspose1d"]
+__all__ = ["PointwiseConv1d", "SpaceToDepthConv1d", "SpaceToDepthConv2d", "SubPixelConvTranspose1d", "as_torch_layers"]
 
 
 class PointwiseConv1d(nn.Conv1d):
     """``nn.Conv1d`` of width 1 (stride 1, no padding, no groups), computed as ``W @ x`` over channels."""
+
+    same_function_as = nn.Conv1d
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
         super().__init__(in_channels, out_channels, 1, bias=bias)
@@ -58,6 +65,8 @@ class SpaceToDepthConv1d(nn.Conv1d):
     ``(2i, 2i + 1)`` stacked as ``2c`` channels, and the kernel's taps split the same way.
     """
 
+    same_function_as = nn.Conv1d
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 2, padding: int = 0,
                  bias: bool = True):
         if stride != 2:
@@ -79,6 +88,8 @@ class SpaceToDepthConv2d(nn.Conv2d):
 
     The 2-D form of :class:`SpaceToDepthConv1d`: each 2x2 block of pixels becomes ``4c`` channels.
     """
+
+    same_function_as = nn.Conv2d
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 2, padding: int = 0,
                  bias: bool = True):
@@ -107,6 +118,8 @@ class SubPixelConvTranspose1d(nn.ConvTranspose1d):
     shuffle) and the ``p`` outermost samples cropped on each side.
     """
 
+    same_function_as = nn.ConvTranspose1d
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int = 0,
                  bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
@@ -126,3 +139,16 @@ class SubPixelConvTranspose1d(nn.ConvTranspose1d):
         y = F.conv1d(x, w, bias, padding=taps - 1)  # [N, s o, L + taps - 1]
         y = y.view(n, s, o, -1).permute(0, 2, 3, 1).reshape(n, o, -1)  # sample s u + r
         return y[:, :, p : p + (size - 1) * s + k - 2 * p]
+
+
+def as_torch_layers(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` whose fast layers are their ``torch.nn`` parents again, with the same parameters.
+
+    The network as plain ``torch.nn`` computes it: the reference that the tests compare against,
+    and the "today's step" network of ``benchmarks/train_speed.py``.
+    """
+    ref = copy.deepcopy(model)
+    for m in ref.modules():
+        if hasattr(m, "same_function_as"):
+            m.__class__ = m.same_function_as
+    return ref

@@ -1,0 +1,103 @@
+"""The verdict helper: three states from scipy.stats intervals, one seed unresolved, convergence marked."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from wisetut import claims
+
+
+def test_holds_fails_unresolved_welch():
+    a = [10.0, 10.4, 9.8]
+    b = [12.0, 12.5, 11.7]
+    assert claims.compare("lower", a, b, claimed="less").state == "holds"
+    assert claims.compare("higher", a, b, claimed="greater").state == "fails"
+    noisy = claims.compare("noise", [10.0, 13.0, 9.0], [11.0, 12.0, 10.5], claimed="less")
+    assert noisy.state == "unresolved"
+    lo, hi = noisy.interval
+    assert lo < 0 < hi
+
+
+def test_welch_interval_matches_scipy_on_a_hand_case():
+    a, b = [1.0, 2.0, 3.5], [0.0, 1.0, 1.2]
+    v = claims.compare("x", a, b)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert v.test == "Welch t"
+    assert v.interval == pytest.approx((ci.low, ci.high), rel=1e-12)
+    assert v.estimate == pytest.approx(np.mean(a) - np.mean(b))
+    assert v.state == "unresolved"  # ci.low = -1.17 < 0
+
+
+def test_paired_interval_matches_scipy_and_can_resolve_what_welch_cannot():
+    a = [10.0, 20.0, 30.0, 40.0]
+    b = [9.0, 19.2, 28.9, 39.1]  # a large spread between seeds, a steady gap within each seed
+    paired = claims.compare("p", a, b, paired=True)
+    ci = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert paired.test == "paired t"
+    assert paired.interval == pytest.approx((ci.low, ci.high), rel=1e-12)
+    assert paired.state == "holds"
+    assert claims.compare("w", a, b).state == "unresolved"
+    with pytest.raises(ValueError, match="as many values"):
+        claims.compare("p", a, b[:3], paired=True)
+
+
+def test_threshold_margin_and_one_seed():
+    v = claims.compare("above 0.5", [0.61, 0.63, 0.60], 0.5)
+    ci = stats.ttest_1samp(np.array([0.61, 0.63, 0.60]) - 0.5, 0.0).confidence_interval(0.95)
+    assert v.test == "one-sample t" and v.state == "holds"
+    assert v.interval == pytest.approx((ci.low, ci.high))
+    # "a within 5% of b": a < 1.05 b
+    assert claims.compare("within 5%", [103.0, 103.2, 102.9], 1.05 * np.array([100.0, 100.0, 100.0]), claimed="less").state == "holds"
+    # margin shifts b: better by at least 1
+    assert claims.compare("by 1", [3.0, 3.1, 2.9], [1.5, 1.6, 1.4], margin=1.0).state == "holds"
+    assert claims.compare("by 2", [3.0, 3.1, 2.9], [1.5, 1.6, 1.4], margin=2.0).state == "fails"
+    one = claims.compare("one", 5.23, 8.1, claimed="less")
+    assert one.state == "unresolved" and one.interval is None and one.test == "one seed"
+    assert "one seed" in one.line()
+
+
+def test_unconverged_runs_are_marked_exact_claims_need_no_seeds():
+    v = claims.compare("x", [1.0, 1.1, 0.9], [2.0, 2.1, 1.9], claimed="less", converged=False)
+    assert v.state == "holds" and "not converged" in v.line()
+    e = claims.exact("bound", True, "gap 0.0 <= log M / M", source="paper")
+    assert e.state == "holds" and e.test == "exact"
+    assert claims.exact("bound", False, "").state == "fails"
+
+
+def test_render_records_expect():
+    vs = [claims.compare("paper claim", [1.0, 1.1, 0.9], [2.0, 2.2, 1.9], claimed="less", source="paper",
+                         statement="WiSE-ALE reconstructs better"),
+          claims.compare("our hypothesis", [1.0, 1.5, 0.5], [1.1, 0.9, 1.2], source="ours")]
+    text = claims.render(vs, caption="*standard profile*")
+    assert text.index("The paper's claims") < text.index("paper claim") < text.index("Our hypotheses") < text.index("our hypothesis")
+    rec = claims.records(vs)
+    json.dumps(rec)  # JSON-ready
+    assert rec[0]["state"] == "holds" and rec[0]["source"] == "paper" and len(rec[0]["interval"]) == 2
+    claims.expect(vs, {"paper claim": "holds", "our hypothesis": "unresolved"})
+    with pytest.raises(AssertionError, match="expected fails, got holds"):
+        claims.expect(vs, {"paper claim": "fails"})
+    with pytest.raises(AssertionError, match="missing claim"):
+        claims.expect(vs, {"nothing": "holds"})
+    with pytest.raises(ValueError, match="expected states"):
+        claims.expect(vs, {"paper claim": "true"})
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="non-finite"):
+        claims.compare("x", [1.0, float("nan")], [1.0, 2.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        claims.compare("x", [], [1.0])
+    with pytest.raises(ValueError, match="claimed"):
+        claims.compare("x", [1.0], [1.0], claimed="better")
+    with pytest.raises(ValueError, match="source"):
+        claims.compare("x", [1.0], [1.0], source="book")
+
+
+def test_mean_interval_matches_scipy():
+    v = [0.684, 0.70, 0.69]
+    mean, lo, hi = claims.mean_interval(v)
+    ref = stats.t.interval(0.95, 2, loc=np.mean(v), scale=stats.sem(v))
+    assert mean == pytest.approx(np.mean(v)) and (lo, hi) == pytest.approx(ref)
+    assert claims.mean_interval([3.0]) == (3.0, None, None)

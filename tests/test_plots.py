@@ -1,0 +1,52 @@
+"""The shared figure and table helpers: tables, grids, ellipses and curves draw what they say."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from wisetut.experiments import convergence  # noqa: E402
+from wisetut.plots import convergence_table, image_grid, markdown_table, posterior_ellipses, training_curves  # noqa: E402
+
+
+def test_markdown_table_formats_cells():
+    t = markdown_table(["run", "n", "mse", "ok", "none"], [["a|b", 60000, 5.2345, True, None]])
+    assert t.splitlines() == ["| run | n | mse | ok | none |", "|---|---|---|---|---|", "| a\\|b | 60,000 | 5.23 | yes | – |"]
+    with pytest.raises(ValueError, match="row 0 has 1 cells, the header 2"):
+        markdown_table(["a", "b"], [[1]])
+
+
+def test_convergence_table_rows():
+    conv = {"wise": convergence([10, 5, 4, 3.99, 3.98])}
+    t = convergence_table(conv, "held-out value")
+    assert "| wise | 5 | 0.25% over 1 epochs | yes |" in t
+
+
+def test_image_grid_places_each_image():
+    imgs = torch.stack([torch.full((4, 5), i / 10) for i in range(6)])  # [6, 4, 5] grey
+    g = image_grid(imgs, nrow=3)
+    assert g.shape == (8, 15)
+    assert g[0, 0] == pytest.approx(0.0) and g[0, 5] == pytest.approx(0.1) and g[4, 0] == pytest.approx(0.3)
+    flat = image_grid(imgs.reshape(6, -1), nrow=3, shape=(4, 5))
+    assert np.array_equal(flat, g)
+    rgb = torch.rand(4, 3, 6, 6)
+    c = image_grid(rgb, nrow=2)
+    assert c.shape == (12, 12, 3) and np.allclose(c[6:, 6:], rgb[3].permute(1, 2, 0).numpy())
+    with pytest.raises(ValueError, match="need images"):
+        image_grid(torch.rand(2, 2, 4, 4), nrow=2)
+
+
+def test_posterior_ellipses_and_curves():
+    fig, ax = plt.subplots()
+    posterior_ellipses(ax, torch.zeros(3, 2), torch.tensor([[1.0, 2.0]] * 3), n_sd=2)
+    assert len(ax.patches) == 3 and ax.patches[0].width == 4 and ax.patches[0].height == 8
+    with pytest.raises(ValueError, match=r"\[N, 2\]"):
+        posterior_ellipses(ax, torch.zeros(3, 3), torch.ones(3, 3))
+    fig2, ax2 = plt.subplots()
+    training_curves(ax2, {"a": [3, 2, 1], "b": [4, 3, 2]}, ylabel="error", window=1)
+    assert len(ax2.lines) == 2 and ax2.get_xlabel() == "epoch"
+    assert ax2.lines[0].get_xdata().tolist() == [1, 2, 3]
+    plt.close("all")

@@ -1,0 +1,240 @@
+"""Verdicts on claims about trained models: **holds**, **fails** or **unresolved**, over seeds.
+
+Every training chapter tests claims: the paper's own sentences ("WiSE-ALE reconstructs better than
+AEVB") and the book's hypotheses about why. A claim compares two *arms* (a number per seed for
+each, or one arm against a fixed threshold) in a claimed direction. One run per arm cannot tell a
+real gap from the spread between seeds (Henderson et al., 2018; Lucic et al., 2018), so a claim
+is judged by a 95% confidence interval of the difference, from :mod:`scipy.stats`:
+
+- **holds**: the interval excludes zero on the claimed side;
+- **fails**: it excludes zero on the other side;
+- **unresolved**: it contains zero, or there is only one seed (no interval can be made).
+
+The interval is a paired t interval when the seeds of the two arms are matched (the same seed sets
+both runs' initial weights, batches and noise), Welch's t interval otherwise, and a one-sample t
+interval against a threshold. A claim that is exact math (a bound, an identity checked to
+rounding) is judged by :func:`exact` and needs no seeds. A verdict on runs that failed the book's
+convergence criterion (:func:`wisetut.experiments.convergence`) keeps its state and is marked
+*not converged*: it may move with longer training.
+
+:func:`render` writes the list a chapter shows (the paper's claims and ours apart),
+:func:`records` the list a results file stores, and :func:`expect` asserts the states a chapter
+expects, so that a re-run that disagrees fails loudly. Introduced in chapter 4 (sine waves) and
+used by every training chapter after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval"]
+
+STATES = ("holds", "fails", "unresolved")
+SOURCES = ("paper", "ours")
+_MARK = {"holds": "✅ holds", "fails": "❌ fails", "unresolved": "❔ unresolved"}
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one claim.
+
+    Attributes:
+        name: a short label, unique within a chapter (the key :func:`expect` uses).
+        state: ``"holds"``, ``"fails"`` or ``"unresolved"``.
+        source: ``"paper"`` (a claim the paper makes; ``statement`` quotes it) or ``"ours"``.
+        statement: the paper's sentence, or our hypothesis in words.
+        claimed: ``"greater"`` or ``"less"``: the claimed sign of ``estimate``; ``"exact"`` for :func:`exact`.
+        estimate: the mean difference ``a - b`` (``None`` for :func:`exact`).
+        interval: its 95% confidence interval, ``None`` with one seed or for :func:`exact`.
+        test: how the interval was made (``"paired t"``, ``"Welch t"``, ``"one-sample t"``, ``"exact"``, ``"one seed"``).
+        n: seeds per arm (the smaller arm's count).
+        converged: whether the runs behind the claim met the convergence criterion (``None``: not stated).
+        numbers: the per-arm numbers in words, as the chapter shows them.
+    """
+
+    name: str
+    state: str
+    source: str
+    statement: str
+    claimed: str
+    estimate: float | None
+    interval: tuple[float, float] | None
+    test: str
+    n: int
+    converged: bool | None
+    numbers: str
+
+    def line(self) -> str:
+        """One Markdown bullet: the state, the claim, the numbers and the interval."""
+        detail = self.numbers
+        if self.interval is not None:
+            lo, hi = self.interval
+            detail += f"; difference {self.estimate:+.3g}, 95% interval [{lo:+.3g}, {hi:+.3g}] ({self.test}, {self.n} seeds)"
+        elif self.test == "one seed":
+            detail += "; one seed: no interval"
+        notes = " *(not converged)*" if self.converged is False else ""
+        return f"- **{_MARK[self.state]}**{notes}: {self.name}. {detail}"
+
+    def as_record(self) -> dict:
+        """The verdict as a JSON-ready dict (the ``verdicts`` list of a results file)."""
+        d = asdict(self)
+        d["interval"] = list(self.interval) if self.interval is not None else None
+        return d
+
+
+def _values(x, label: str) -> np.ndarray:
+    v = np.atleast_1d(np.asarray(x, dtype=float))
+    if v.ndim != 1 or len(v) == 0:
+        raise ValueError(f"{label} must be a number or a non-empty 1-D sequence of per-seed values, got {x!r}")
+    if not np.isfinite(v).all():
+        raise ValueError(f"{label} has non-finite values: {v.tolist()}")
+    return v
+
+
+def _check_meta(source: str, claimed: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if claimed not in ("greater", "less"):
+        raise ValueError(f"claimed must be 'greater' or 'less', got {claimed!r}")
+
+
+def _t_interval(diffs: np.ndarray, confidence: float) -> tuple[float, float]:
+    """t interval of the mean of ``diffs``; zero spread gives the point itself."""
+    mean = float(diffs.mean())
+    if np.ptp(diffs) == 0:
+        return mean, mean
+    ci = stats.ttest_1samp(diffs, 0.0).confidence_interval(confidence)
+    return float(ci.low), float(ci.high)
+
+
+def compare(
+    name: str,
+    a,
+    b,
+    *,
+    claimed: str = "greater",
+    paired: bool = False,
+    margin: float = 0.0,
+    source: str = "ours",
+    statement: str = "",
+    converged: bool | None = None,
+    numbers: str | None = None,
+    confidence: float = CONFIDENCE,
+) -> Verdict:
+    """Judge the claim "``a`` is ``claimed`` than ``b + margin``" over seeds.
+
+    Args:
+        name: the claim's short label.
+        a: per-seed values of the first arm (a number counts as one seed).
+        b: per-seed values of the second arm, or a single number: a fixed threshold (the
+            interval is then a one-sample t interval of ``a - b``).
+        claimed: ``"greater"`` or ``"less"``.
+        paired: the arms' seeds are matched one to one (same length, same order): a paired t
+            interval of the differences; else Welch's t interval (:func:`scipy.stats.ttest_ind`
+            with ``equal_var=False``).
+        margin: shifts ``b``: "within 5% of b" is ``compare(..., a, 1.05 * b, claimed="less")``,
+            "better by at least 1" is ``margin=1``.
+        source: ``"paper"`` or ``"ours"``; statement: the paper's sentence or our hypothesis.
+        converged: whether the runs met the convergence criterion (marks the verdict).
+        numbers: the numbers in words; defaults to the arms' means.
+
+    Returns:
+        A :class:`Verdict`; with one seed in an arm it is ``"unresolved"`` with no interval.
+    """
+    _check_meta(source, claimed)
+    va = _values(a, "a")
+    threshold = np.ndim(b) == 0
+    vb = _values(b, "b") + margin
+    if paired and not threshold and len(va) != len(vb):
+        raise ValueError(f"paired=True needs as many values in a as in b, got {len(va)} and {len(vb)}")
+    n = len(va) if threshold else min(len(va), len(vb))
+    estimate = float(va.mean() - vb.mean())
+    if numbers is None:
+        numbers = f"{va.mean():.4g} against {vb.mean():.4g}" + (f" (b + {margin:g})" if margin else "")
+    if n < 2:
+        return Verdict(name, "unresolved", source, statement, claimed, estimate, None, "one seed", n, converged, numbers)
+    if threshold:
+        interval, test = _t_interval(va - vb[0], confidence), "one-sample t"
+    elif paired:
+        interval, test = _t_interval(va - vb, confidence), "paired t"
+    else:
+        if np.ptp(vb) == 0:  # Welch's interval with one constant arm is the other's one-sample interval
+            interval = _t_interval(va - vb[0], confidence)
+        elif np.ptp(va) == 0:
+            interval = _t_interval(va[0] - vb, confidence)
+        else:
+            ci = stats.ttest_ind(va, vb, equal_var=False).confidence_interval(confidence)
+            interval = (float(ci.low), float(ci.high))
+        test = "Welch t"
+    lo, hi = interval
+    sign = 1.0 if claimed == "greater" else -1.0
+    if (lo > 0 and sign > 0) or (hi < 0 and sign < 0):
+        state = "holds"
+    elif (hi < 0 and sign > 0) or (lo > 0 and sign < 0):
+        state = "fails"
+    else:
+        state = "unresolved"
+    return Verdict(name, state, source, statement, claimed, estimate, interval, test, n, converged, numbers)
+
+
+def exact(name: str, ok: bool, numbers: str, *, source: str = "ours", statement: str = "",
+          converged: bool | None = None) -> Verdict:
+    """A claim that is exact math (an identity or a bound checked to rounding): holds or fails, no seeds."""
+    _check_meta(source, "greater")
+    return Verdict(name, "holds" if ok else "fails", source, statement, "exact", None, None, "exact", 0, converged, numbers)
+
+
+def render(verdicts: Iterable[Verdict], caption: str = "") -> str:
+    """Markdown for a chapter: the paper's claims and our hypotheses as two lists.
+
+    ``caption`` (for example the profile, data and device) opens the text.
+    """
+    verdicts = list(verdicts)
+    parts = [caption] if caption else []
+    for source, title in (("paper", "**The paper's claims**"), ("ours", "**Our hypotheses**")):
+        lines = [v.line() for v in verdicts if v.source == source]
+        if lines:
+            parts.append(title + "\n\n" + "\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def records(verdicts: Iterable[Verdict]) -> list[dict]:
+    """The verdicts as JSON-ready dicts (a results file's ``verdicts``)."""
+    return [v.as_record() for v in verdicts]
+
+
+def expect(verdicts: Iterable[Verdict], expected: dict[str, str]) -> None:
+    """Assert that each named claim has the expected state; every mismatch is listed.
+
+    Raises:
+        AssertionError: listing each claim whose state differs, and any name that is missing.
+        ValueError: for a state that is not one of :data:`STATES`.
+    """
+    by_name = {v.name: v for v in verdicts}
+    bad = [f"{s!r} for {k!r}" for k, s in expected.items() if s not in STATES]
+    if bad:
+        raise ValueError(f"expected states must be one of {STATES}: got {', '.join(bad)}")
+    problems = [f"missing claim {k!r}" for k in expected if k not in by_name]
+    problems += [f"{k!r}: expected {s}, got {by_name[k].state} ({by_name[k].numbers})"
+                 for k, s in expected.items() if k in by_name and by_name[k].state != s]
+    assert not problems, "verdicts differ from the stored run's:\n" + "\n".join(problems)
+
+
+def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float | None, float | None]:
+    """The mean of per-seed values and its t confidence interval (``None`` bounds for one value).
+
+    This is what a results table shows for a metric over seeds (mean and 95% interval).
+    """
+    v = _values(values, "values")
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, None, None
+    if np.ptp(v) == 0:
+        return mean, mean, mean
+    lo, hi = stats.t.interval(confidence, len(v) - 1, loc=mean, scale=stats.sem(v))
+    return mean, float(lo), float(hi)

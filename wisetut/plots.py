@@ -1,0 +1,121 @@
+"""Figure and table helpers that several chapters share.
+
+Each helper names the chapter that introduces it. They draw on a Matplotlib ``Axes`` the caller
+owns (so a chapter composes its own figure) or return a string or an array; none saves anything
+(:func:`wisetut.outputs.save_figure` does).
+
+- :func:`markdown_table`: a Markdown table from a header and rows (chapter 4 on).
+- :func:`convergence_table`: the book's convergence criterion per run, as a table (chapter 4 on).
+- :func:`training_curves`: held-out curves with the convergence window shaded (chapter 4 on).
+- :func:`image_grid`: images tiled with :func:`torchvision.utils.make_grid` (chapter 5 on).
+- :func:`posterior_ellipses`: 2-D posteriors drawn as ellipses of ``n_sd`` standard deviations (chapter 5).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.patches import Ellipse
+from torch import Tensor
+from torchvision.utils import make_grid
+
+__all__ = ["markdown_table", "convergence_table", "training_curves", "image_grid", "posterior_ellipses"]
+
+
+def _cell(v, fmt: str) -> str:
+    if isinstance(v, bool) or v is None:
+        return {True: "yes", False: "no", None: "–"}[v]
+    if isinstance(v, (int, np.integer)):
+        return f"{v:,}"
+    if isinstance(v, (float, np.floating)):
+        return format(float(v), fmt) if math.isfinite(v) else str(float(v))
+    return str(v).replace("|", "\\|")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence], fmt: str = ".3g") -> str:
+    """A Markdown table: ``header`` cells, then one line per row (chapter 4 on).
+
+    Floats are written with ``fmt``, integers with thousands separators, booleans as yes/no,
+    ``None`` as a dash, strings as given (with ``|`` escaped). Every row must have one cell per
+    header cell.
+    """
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} cells, the header {len(header)}: {row!r}")
+        lines.append("| " + " | ".join(_cell(v, fmt) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def convergence_table(conv: Mapping[str, Mapping], curve: str = "held-out value") -> str:
+    """One row per run of :func:`wisetut.experiments.convergence`'s record (chapter 4 on).
+
+    Columns: the run, its epochs, the relative change of ``curve`` over the last window, and
+    whether the book's criterion was met.
+    """
+    rows = [(name, c["epochs"], f"{100 * c['relative_change']:.2f}% over {c['window']} epochs", c["met"])
+            for name, c in conv.items()]
+    return markdown_table(["run", "epochs", f"change of the {curve}", "converged"], rows)
+
+
+def training_curves(ax, curves: Mapping[str, Sequence[float]], *, ylabel: str, window: int | None = None,
+                    log: bool = False, colors: Mapping[str, str] | None = None) -> None:
+    """Per-epoch curves, one line per run, with the convergence window shaded (chapter 4 on).
+
+    ``window`` is the number of final epochs the criterion compares over (the ``window`` of
+    :func:`wisetut.experiments.convergence`); it is shaded grey when given. Epochs count from 1.
+    """
+    n = 0
+    for name, values in curves.items():
+        values = list(values)
+        n = max(n, len(values))
+        ax.plot(range(1, len(values) + 1), values, label=name, color=(colors or {}).get(name))
+    if window:
+        ax.axvspan(n - window, n, color="0.9", zorder=0, label=f"convergence window ({window} epochs)")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+
+
+def image_grid(images: Tensor, nrow: int, *, shape: Sequence[int] | None = None, padding: int = 0,
+               pad_value: float = 0.0) -> np.ndarray:
+    """Images tiled into one array for ``imshow`` (chapter 5 on), via :func:`torchvision.utils.make_grid`.
+
+    Args:
+        images: ``[N, C, H, W]``, ``[N, H, W]``, or flat ``[N, H * W * C]`` with ``shape``; values in [0, 1].
+        nrow: images per row of the grid.
+        shape: ``(C, H, W)`` or ``(H, W)`` for flat images.
+
+    Returns:
+        ``[rows * H, nrow * W]`` for grey images, ``[rows * H, nrow * W, 3]`` for colour ones.
+    """
+    x = images.detach().float().cpu()
+    if shape is not None:
+        x = x.reshape(len(x), *shape)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"need images as [N, 1 or 3, H, W], [N, H, W] or flat with shape=, got {tuple(images.shape)}")
+    grid = make_grid(x.clamp(0, 1), nrow=nrow, padding=padding, pad_value=pad_value)
+    return grid[0].numpy() if x.shape[1] == 1 else grid.permute(1, 2, 0).numpy()
+
+
+def posterior_ellipses(ax, mu, sd, *, n_sd: float = 2.0, **style) -> None:
+    """Draw 2-D diagonal Gaussians ``N(mu_i, diag(sd_i^2))`` as ellipses of ``n_sd`` std. deviations (chapter 5).
+
+    ``mu`` and ``sd`` are ``[N, 2]``; ``style`` goes to :class:`matplotlib.patches.Ellipse`
+    (default: unfilled, thin).
+    """
+    mu, sd = np.asarray(torch.as_tensor(mu).cpu()), np.asarray(torch.as_tensor(sd).cpu())
+    if mu.ndim != 2 or mu.shape[1] != 2 or sd.shape != mu.shape:
+        raise ValueError(f"need mu and sd as [N, 2] arrays of the same shape, got {mu.shape} and {sd.shape}")
+    style = {"fill": False, "lw": 0.5, **style}
+    for (x, y), (sx, sy) in zip(mu, sd):
+        ax.add_patch(Ellipse((float(x), float(y)), 2 * n_sd * float(sx), 2 * n_sd * float(sy), **style))
