@@ -80,7 +80,9 @@ class SpaceToDepthConv1d(nn.Conv1d):
         x = F.pad(x, _space_to_depth_pad(size, k, p))
         x = x.view(n, c, -1, 2).transpose(2, 3).reshape(n, 2 * c, -1)  # channel 2 c' + q
         w = self.weight.view(self.out_channels, c, k // 2, 2).transpose(2, 3).reshape(self.out_channels, 2 * c, k // 2)
-        return F.conv1d(x, w, self.bias)
+        # oneDNN may return a channels-last result (few input channels): downstream element-wise
+        # ops and their backward are many times slower on mixed layouts (measured), so make it plain
+        return F.conv1d(x, w, self.bias).contiguous()
 
 
 class SpaceToDepthConv2d(nn.Conv2d):
