@@ -20,7 +20,9 @@ method (aevb, beta_vae with beta 4, wise, wae_mmd with lambda 10) and per number
   plain ``torch.nn`` layers (:func:`wisetut.models.layers.as_torch_layers`: the same parameters in
   ``nn.Conv1d``/``nn.ConvTranspose1d``, which is exactly that commit's network) with
   ``torch.optim.Adam``'s for-loop implementation (``foreach=False, fused=False``, that commit's
-  CPU default). See :func:`reference_step`.
+  CPU default), and glibc's default ``malloc`` behaviour (the engine's first step changes it
+  for the whole process, :func:`wisetut.engine.reuse_freed_memory`; the reference side runs in
+  a process of its own where that is switched off). See :func:`reference_step`.
 - ``engine``: :func:`wisetut.engine.train_step` itself on the package's network, with the
   optimiser :func:`wisetut.engine.train` builds (:func:`wisetut.engine.make_adam`). See
   :func:`engine_step`.
@@ -33,11 +35,13 @@ method (aevb, beta_vae with beta 4, wise, wae_mmd with lambda 10) and per number
   each one element-wise operation away from wisetut's, far below the cost of the networks.
   pythae has no WiSE-ALE ("n/a").
 
-``reference`` and ``engine`` are timed in blocks of ``--steps`` consecutive steps (after
+Each side runs in a worker process of its own (``reference`` and ``pythae`` in one, ``engine``
+in another), started once; the main process asks them in turn, so they never run at the same
+time. ``reference`` and ``engine`` are timed in blocks of ``--steps`` consecutive steps (after
 ``WARMUP_STEPS`` untimed ones), interleaved: each round times every (network, threads, method)
-on both sides back to back, alternating which goes first; pythae runs in the same rounds. A row
-gives the median steps/s over rounds and the median (min-max) of the per-round ratios, so a slow
-spell of the shared machine hits both sides of a ratio alike.
+on every side back to back, alternating which goes first, from the same initial weights (the
+same seed) and batches. A row gives the median steps/s over rounds and the median (min-max) of
+the per-round ratios, so a slow spell of the shared machine hits both sides of a ratio alike.
 
 Two processes against two threads
 ---------------------------------
@@ -266,6 +270,53 @@ def _pythae_version() -> str:
         return "?"
 
 
+# ------------------------------------------------------------------------- the side workers
+def _side_worker(conn, untuned: bool, quick: bool, mnist_source: str) -> None:
+    """Serve timing requests in a process of its own: ``(side, arch, method, threads, seed, steps, epochs)``."""
+    if untuned:  # today's step ran with glibc's default malloc behaviour
+        import wisetut.engine
+
+        wisetut.engine.reuse_freed_memory = lambda: False
+    archs = {a.name: a for a in _architectures(quick, mnist_source)}
+    px = None
+    while (request := conn.recv()) is not None:
+        side, arch_name, method, threads, seed, steps, epochs = request
+        torch.set_num_threads(threads)
+        arch = archs[arch_name]
+        torch.manual_seed(seed)
+        init = arch.factory(arch.latent)  # the same initial weights on every side
+        if side == "pythae":
+            px = px or _import_pythae()[0]
+            conn.send(px.time(arch, method, init, epochs))
+        else:
+            make = reference_step if side == "reference" else engine_step
+            conn.send(time_steps(make(init, method), arch.train_x, steps, seed=seed))
+
+
+class Sides:
+    """The worker processes: ``reference`` and ``pythae`` untuned in one, ``engine`` in the other."""
+
+    def __init__(self, quick: bool, mnist_source: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.conns, self.procs = {}, []
+        for name, untuned in (("untuned", True), ("engine", False)):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_side_worker, args=(child, untuned, quick, mnist_source), daemon=True)
+            proc.start()
+            self.conns[name], self.procs = parent, self.procs + [proc]
+
+    def time(self, side: str, *request) -> float:
+        conn = self.conns["engine" if side == "engine" else "untuned"]
+        conn.send((side, *request))
+        return conn.recv()
+
+    def close(self) -> None:
+        for conn in self.conns.values():
+            conn.send(None)
+        for proc in self.procs:
+            proc.join()
+
+
 # ------------------------------------------------------------------ two processes, the paper run
 def _worker(rank: int, steps: int, rounds: int, start, out) -> None:
     """One process, one thread: engine steps of every method on the sine network, and evaluation."""
@@ -375,30 +426,26 @@ def main() -> None:
     if px is None:
         print(why_not, file=sys.stderr)
     archs = [a for a in _architectures(args.quick, args.mnist_source) if a.name in args.arch]
+    sides_pool = Sides(args.quick, args.mnist_source)
     loads = [_load()]
     started = time.perf_counter()
     results: dict[tuple, list[float]] = {}
     for r in range(rounds):
         for a_i, arch in enumerate(archs):
             for threads in args.threads:
-                torch.set_num_threads(threads)
                 for m_i, method in enumerate(args.methods):
-                    torch.manual_seed(1000 * r + 10 * a_i + m_i)
-                    init = arch.factory(arch.latent)  # same initial weights for every side
+                    seed = 1000 * r + 10 * a_i + m_i
                     sides = ["reference", "engine"] + (["pythae"] if px is not None and method != "wise" else [])
                     if (r + a_i + m_i + threads) % 2:
                         sides.reverse()
                     for side in sides:
-                        if side == "pythae":
-                            sps = px.time(arch, method, init, 2 if args.quick else 1)
-                        else:
-                            make = reference_step if side == "reference" else engine_step
-                            sps = time_steps(make(init, method), arch.train_x, steps, seed=r)
+                        sps = sides_pool.time(side, arch.name, method, threads, seed, steps, 2 if args.quick else 1)
                         results.setdefault((arch.name, threads, method, side), []).append(sps)
                     print(f"  round {r + 1}/{rounds} {arch.name:<5} threads={threads} {method:<8} "
                           + " ".join(f"{s}={results[(arch.name, threads, method, s)][-1]:.1f}" for s in sides),
                           file=sys.stderr, flush=True)  # fmt: skip
         loads.append(_load())
+    sides_pool.close()
     total = time.perf_counter() - started
 
     print(f"{datetime.date.today()}  {platform.machine()} {_cpu_name()} ({os.cpu_count()} cores)  device=cpu  "
