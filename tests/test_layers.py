@@ -8,7 +8,7 @@ from wisetut.checkpoints import module_structure
 from wisetut.models import layers, sine_autoencoder
 from wisetut.models.layers import as_torch_layers
 
-FAST = (layers.PointwiseConv1d, layers.SpaceToDepthConv1d, layers.SpaceToDepthConv2d, layers.SubPixelConvTranspose1d)
+FAST = (layers.PointwiseConv1d, layers.SpaceToDepthConv1d, layers.SubPixelConvTranspose1d)
 
 
 def assert_same_function(fast: nn.Module, x: torch.Tensor, atol: float = 1e-5) -> None:
@@ -40,8 +40,6 @@ def assert_same_function(fast: nn.Module, x: torch.Tensor, atol: float = 1e-5) -
         (lambda: layers.SpaceToDepthConv1d(1, 16, 16, padding=7), (4, 1, 256)),
         (lambda: layers.SpaceToDepthConv1d(3, 5, 4, padding=2), (4, 3, 11)),  # odd length
         (lambda: layers.SpaceToDepthConv1d(3, 5, 6, padding=0, bias=False), (4, 3, 20)),
-        (lambda: layers.SpaceToDepthConv2d(1, 32, 4, padding=1), (3, 1, 28, 28)),
-        (lambda: layers.SpaceToDepthConv2d(4, 6, 4, padding=2), (3, 4, 13, 10)),
         (lambda: layers.SubPixelConvTranspose1d(128, 64, 8, stride=4, padding=2), (5, 128, 1)),
         (lambda: layers.SubPixelConvTranspose1d(16, 16, 16, stride=4, padding=6), (5, 16, 64)),
         (lambda: layers.SubPixelConvTranspose1d(3, 2, 6, stride=3, padding=1), (4, 3, 7)),
@@ -76,7 +74,7 @@ def test_fast_layers_refuse_what_they_cannot_compute():
     with pytest.raises(ValueError, match="even kernel width"):
         layers.SpaceToDepthConv1d(2, 2, 5, padding=2)
     with pytest.raises(ValueError, match="stride 2"):
-        layers.SpaceToDepthConv2d(2, 2, 4, stride=3)
+        layers.SpaceToDepthConv1d(2, 2, 4, stride=3)
     with pytest.raises(ValueError, match="multiple of the stride"):
         layers.SubPixelConvTranspose1d(2, 2, 6, stride=4)
 

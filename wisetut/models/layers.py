@@ -10,9 +10,9 @@ and :func:`as_torch_layers` turns a network back into plain ``torch.nn`` layers 
 the tests and of ``benchmarks/train_speed.py``). Measured in ``benchmarks/train_speed.py``.
 
 - :class:`PointwiseConv1d`: a width-1 convolution is a matrix product over channels.
-- :class:`SpaceToDepthConv1d`, :class:`SpaceToDepthConv2d`: a stride-2 convolution is a stride-1
-  convolution over space-to-depth input (pairs of neighbouring samples stacked as channels) with
-  a kernel half as wide.
+- :class:`SpaceToDepthConv1d`: a stride-2 convolution is a stride-1 convolution over
+  space-to-depth input (pairs of neighbouring samples stacked as channels) with a kernel half as
+  wide. (Its 2-D form made the MNIST encoder slower, and is not here: ``benchmarks/README.md``.)
 - :class:`SubPixelConvTranspose1d`: a stride-``s`` transposed convolution of width ``k = s t`` is a
   stride-1 convolution to ``s`` times the channels with ``t`` taps, then a 1-D pixel shuffle
   (Shi et al., 2016, "sub-pixel convolution"): no multiplications by inserted zeros.
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PointwiseConv1d", "SpaceToDepthConv1d", "SpaceToDepthConv2d", "SubPixelConvTranspose1d", "as_torch_layers"]
+__all__ = ["PointwiseConv1d", "SpaceToDepthConv1d", "SubPixelConvTranspose1d", "as_torch_layers"]
 
 
 class PointwiseConv1d(nn.Conv1d):
@@ -83,32 +83,6 @@ class SpaceToDepthConv1d(nn.Conv1d):
         # oneDNN may return a channels-last result (few input channels): downstream element-wise
         # ops and their backward are many times slower on mixed layouts (measured), so make it plain
         return F.conv1d(x, w, self.bias).contiguous()
-
-
-class SpaceToDepthConv2d(nn.Conv2d):
-    """``nn.Conv2d(c, o, k, stride=2, padding=p)`` (square, ``k`` even) as a stride-1 convolution of width ``k/2``.
-
-    The 2-D form of :class:`SpaceToDepthConv1d`: each 2x2 block of pixels becomes ``4c`` channels.
-    """
-
-    same_function_as = nn.Conv2d
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 2, padding: int = 0,
-                 bias: bool = True):
-        if stride != 2:
-            raise ValueError(f"space-to-depth is written for stride 2, got {stride}")
-        _space_to_depth_pad(0, kernel_size, 0)
-        super().__init__(in_channels, out_channels, kernel_size, stride=2, padding=padding, bias=bias)
-
-    def forward(self, x: Tensor) -> Tensor:
-        (k, _), (p, _) = self.kernel_size, self.padding
-        n, c, h, w_ = x.shape
-        x = F.pad(x, _space_to_depth_pad(w_, k, p) + _space_to_depth_pad(h, k, p))
-        hh, ww = x.shape[2] // 2, x.shape[3] // 2
-        x = x.view(n, c, hh, 2, ww, 2).permute(0, 1, 3, 5, 2, 4).reshape(n, 4 * c, hh, ww)
-        o = self.out_channels
-        w = self.weight.view(o, c, k // 2, 2, k // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(o, 4 * c, k // 2, k // 2)
-        return F.conv2d(x, w, self.bias)
 
 
 class SubPixelConvTranspose1d(nn.ConvTranspose1d):
