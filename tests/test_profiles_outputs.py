@@ -100,13 +100,13 @@ def test_train_methods_in_processes_needs_a_picklable_model_fn(monkeypatch, tmp_
 
 
 def test_train_methods_in_processes_raises_a_workers_error(monkeypatch, tmp_path):
-    """A run that fails in a worker (here: a NaN in the data) is an error in the caller, not a silent hang."""
+    """A run that fails in a worker (here: a NaN in the data, refused before the first step) is an error in the caller."""
     monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("WISETUT_PROFILE", "quick")
     settings = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3)
     x = make_sine_waves(64).x.clone()
     x[0, 0, 0] = float("nan")
-    with pytest.raises(FloatingPointError, match="non-finite"):
+    with pytest.raises(ValueError, match="NaN or infinite"):
         train_methods("sine", sine_autoencoder, {"aevb": AEVB(), "wise": WiSE()}, x, x[:32], settings,
                       device="cpu", progress=False, workers=2)
 

@@ -268,6 +268,15 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     return out
 
 
+def _shown(path: Path) -> str:
+    """A checkpoint's path as a stored output may show it: relative to the working directory (a
+    chapter's ``book/``), else its last two parts, never a machine's absolute path."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(Path(*path.parts[-2:]))
+
+
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters (malloc.h)
 
 
@@ -410,7 +419,7 @@ def train(
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
     n_batches = len(train_x) // batch_size
     if start_epoch == epochs and progress:
-        print(f"{desc or method.name}: loaded the finished checkpoint {ckpt_path} "
+        print(f"{desc or method.name}: loaded the finished checkpoint {_shown(ckpt_path)} "
               f"({epochs} epochs, trained in {sum(history.seconds):.0f} s)")
     bar = tqdm(
         total=epochs * n_batches,
