@@ -287,12 +287,12 @@ def reuse_freed_memory() -> bool:
     By default, glibc serves blocks above a threshold (128 KiB, adjusted on the fly) straight from
     the OS and trims the top of its heap when enough of it is free. A training step allocates
     and frees activations and gradients of hundreds of KiB to a few MiB, so every step then
-    page-faults its memory in afresh: measured at 5-15% of a step on the CPU (``benchmarks/README.md``).
-    This raises the mmap threshold to 32 MiB, the trim threshold to 256 MiB and the top pad to
-    64 MiB (what ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_TOP_PAD_`` set
-    at start-up). It changes where memory comes from, never a number; the cost is that the
-    process keeps up to 256 MiB of freed heap. :func:`train_step` calls it. Returns whether it applied (glibc
-    only; elsewhere nothing changes).
+    page-faults its memory in afresh: measured at 5-15% of a step on the CPU
+    (``benchmarks/README.md``). This raises the mmap threshold to 32 MiB, the trim threshold to
+    256 MiB and the top pad to 64 MiB (what ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``
+    and ``MALLOC_TOP_PAD_`` set at start-up). It changes where memory comes from, never a number;
+    the cost is that the process keeps up to 256 MiB of freed heap. :func:`train_step` calls it.
+    Returns whether it applied (glibc only; elsewhere nothing changes).
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
