@@ -208,15 +208,19 @@ def test_fid_code_path_with_a_stand_in_feature_network():
     assert _torchmetrics_frechet(net, IMG_TRAIN, fake) == pytest.approx(far, rel=1e-5)  # uint8 in
 
 
-def test_inception_fid_is_unavailable_with_a_reason_when_weights_cannot_load(monkeypatch):
+def test_inception_fid_is_unavailable_with_a_reason_when_weights_cannot_load(monkeypatch, capsys):
+    import sys
+
     import wisetut.fid as fid
 
     def no_weights(device):
+        sys.stderr.write('Downloading: "https://example.invalid/weights.pth" to /root/.cache/weights.pth\n')
         raise OSError("no network")
 
     monkeypatch.setattr(fid, "load_inception_fid", no_weights)
     out = inception_fid(IMG_TRAIN, IMG_TEST)
     assert out == {"available": False, "reason": "Inception weights for FID could not be loaded (OSError: no network)"}
+    assert capsys.readouterr().err == ""  # the failed download's line is not left in a chapter's output
 
 
 def test_inception_fid_reports_a_number_when_the_metric_loads(monkeypatch):

@@ -15,7 +15,9 @@ classifier of chapter 6, the CelebA crop cache) goes through these helpers:
   submodule's type, its plain settings (a ``Dropout``'s ``p``, a ``LeakyReLU``'s slope, a
   ``BatchNorm``'s ``eps`` and ``momentum``, the auto-encoder's likelihood) and the shapes of its own
   tensors. Two networks with the same parameter shapes but ``ReLU`` in place of ``tanh``, or
-  dropout 0.5 in place of 0.1, describe differently;
+  dropout 0.5 in place of 0.1, describe differently. A layer that computes a ``torch.nn`` layer's
+  function another way (:mod:`wisetut.models.layers`) is described as that layer
+  (its ``same_function_as``): its checkpoints are that layer's;
 - :func:`differences` lists, key by key, how two such descriptions differ.
 """
 
@@ -125,7 +127,8 @@ def module_structure(module: nn.Module, prefix: str) -> dict[str, str]:
         settings = [f"{k}={v!r}" for k, v in vars(m).items() if not k.startswith("_") and k != "training" and _plain(v)]
         tensors = chain(m.named_parameters(recurse=False), m.named_buffers(recurse=False))
         shapes = [f"{k}: {list(t.shape)} {str(t.dtype).removeprefix('torch.')}" for k, t in tensors]
-        out[f"{prefix}.{name}" if name else prefix] = f"{type(m).__qualname__}({', '.join(settings + shapes)})"
+        kind = getattr(m, "same_function_as", type(m))
+        out[f"{prefix}.{name}" if name else prefix] = f"{kind.__qualname__}({', '.join(settings + shapes)})"
     return out
 
 

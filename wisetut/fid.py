@@ -16,6 +16,10 @@ the same number in the same features.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+
 import torch
 from torch import Tensor
 
@@ -63,10 +67,13 @@ def inception_fid(real: Tensor, fake: Tensor, *, batch_size: int = 100, device: 
     _check_images("real", real)
     _check_images("fake", fake)
     device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+    printed = io.StringIO()  # torch.hub's "Downloading: ..." line: shown if the download works, dropped if not
     try:
-        metric = load_inception_fid(device)
+        with contextlib.redirect_stderr(printed):
+            metric = load_inception_fid(device)
     except Exception as e:  # no network, no torch-fidelity, a broken cache: recorded, never faked
         return {"available": False, "reason": f"Inception weights for FID could not be loaded ({type(e).__name__}: {e})"}
+    sys.stderr.write(printed.getvalue())
     import torchmetrics
 
     return {
