@@ -101,11 +101,20 @@ def _configure(args) -> None:
         os.environ[OUTPUT_ENV_VAR] = str(BOOK_DIR)  # the chapters run in book/, so that is where they look
 
 
+def _folder() -> str:
+    """The checkpoint folder, relative to the working directory when it lies inside it."""
+    path = output_dir("checkpoints").resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _list(args, parser) -> int:
     unknown = [e for e in args.experiments if e not in EXPERIMENTS]
     if unknown:
         parser.error(f"unknown experiment {', '.join(map(repr, unknown))}: expected some of {', '.join(EXPERIMENTS)}")
-    print(f"profile {current_profile()}; checkpoints in {output_dir('checkpoints')}")
+    print(f"profile {current_profile()}; checkpoints in {_folder()}")
     for name in args.experiments or EXPERIMENTS:
         e = experiment(name)
         rows = e.status(seeds=args.seeds)
@@ -129,7 +138,7 @@ def _train(args, parser) -> int:
         say("--local-kl changes nothing in one process (the local batch is the global one)")
     say(f"{e.name}, profile {current_profile()}, "
         + (f"{shard.world_size} processes" if shard.distributed else "one process")
-        + f"; checkpoints in {output_dir('checkpoints')}")
+        + f"; checkpoints in {_folder()}")
     try:
         runs = e.train(args.methods, args.seeds, device=args.device, workers=args.workers,
                        progress=not args.no_progress)
