@@ -36,6 +36,7 @@ the bias cancels in the gap, but not perfectly.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -59,16 +60,19 @@ def _standardise(fit: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int):
     """A fitted regressor and its importances ``[D]``."""
     from sklearn.ensemble import RandomForestRegressor
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Lasso, LassoCV
 
     if kind == "lasso":
         # the penalty by the one-standard-error rule: the largest alpha whose 5-fold error is within one
         # standard error of the best (the minimum itself keeps small weights on codes that are pure noise)
-        cv = LassoCV(cv=5, alphas=30, random_state=seed).fit(x, y)
+        with warnings.catch_warnings():  # the path's smallest penalties may stop short of the tolerance: they are not used
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            cv = LassoCV(cv=5, alphas=30, max_iter=5000, random_state=seed).fit(x, y)
         mean, se = cv.mse_path_.mean(1), cv.mse_path_.std(1) / np.sqrt(cv.mse_path_.shape[1])
         best = mean.argmin()
         alpha = cv.alphas_[mean <= mean[best] + se[best]].max()
-        model = Lasso(alpha=alpha).fit(x, y)
+        model = Lasso(alpha=alpha, max_iter=5000).fit(x, y)
         return model, np.abs(model.coef_)
     if kind == "forest":
         model = RandomForestRegressor(n_estimators=50, max_depth=8, random_state=seed, n_jobs=1).fit(x, y)
