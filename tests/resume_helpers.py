@@ -1,6 +1,10 @@
-"""What the resume tests share: interrupting a run at a given step, and comparing two modules' states."""
+"""What the resume and checkpoint tests share: interrupting a run at a given step, comparing two
+modules' states, and corrupting a stored tensor."""
 
 from __future__ import annotations
+
+import struct
+import zipfile
 
 import torch
 from torch import nn
@@ -26,3 +30,18 @@ def assert_same_state(a: nn.Module, b: nn.Module) -> None:
     assert sa.keys() == sb.keys()
     for k in sa:
         assert torch.equal(sa[k], sb[k]), k
+
+
+def flip_a_bit_inside_the_largest_tensor(path) -> str:
+    """Flip one bit in the middle of the largest tensor record of a ``torch.save`` zip; returns the record's name.
+
+    ``torch.save`` stores its records uncompressed, each after a local header of 30 bytes plus its
+    name and extra field: the byte flipped is inside the tensor's raw data.
+    """
+    with zipfile.ZipFile(path) as z:
+        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26 : info.header_offset + 30])
+    raw[info.header_offset + 30 + name_len + extra_len + info.file_size // 2] ^= 0x10
+    path.write_bytes(bytes(raw))
+    return info.filename

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from wisetut.data.celeba import crop_and_resize, load_celeba, locate_celeba
+from resume_helpers import flip_a_bit_inside_the_largest_tensor
 
 PARTS = {"000001.jpg": 0, "000002.jpg": 0, "000003.jpg": 0, "000004.jpg": 1, "000005.jpg": 2, "000006.jpg": 2}
 
@@ -84,3 +85,13 @@ def test_bad_requests_are_clear_errors(celeba_root):
 def test_crop_and_resize_shape():
     out = crop_and_resize(torch.randint(0, 256, (3, 218, 178), dtype=torch.uint8))
     assert out.shape == (3, 64, 64) and out.dtype == torch.uint8
+
+
+def test_a_corrupted_cache_is_rebuilt_with_a_warning(celeba_root):
+    first = load_celeba(celeba_root, "train", progress=False)
+    (cache,) = (celeba_root / "celeba64_cache").glob("celeba64-train-*.pt")
+    flip_a_bit_inside_the_largest_tensor(cache)
+    with pytest.warns(UserWarning, match="rebuilding the CelebA crop cache.*corrupted"):
+        rebuilt = load_celeba(celeba_root, "train", progress=False)
+    assert "cached" not in rebuilt.source and torch.equal(rebuilt.x, first.x)
+    assert "cached" in load_celeba(celeba_root, "train", progress=False).source  # and stored again, intact

@@ -144,3 +144,27 @@ def test_eval_mode_restores_each_modules_mode_even_on_error():
             assert not a.training and not b.training
             1 / 0
     assert a.training and not b.training
+
+
+def test_fused_adam_is_adam_to_rounding_and_a_checkpoint_keeps_its_implementation():
+    from wisetut.engine import make_adam
+
+    torch.manual_seed(0)
+    nets = [sine_autoencoder() for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    opts = [torch.optim.Adam(nets[0].parameters(), lr=1e-3), make_adam(nets[1].parameters(), lr=1e-3)]
+    assert opts[1].defaults["fused"] is True
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(50):
+        grads = [torch.randn(p.shape, generator=gen) for p in nets[0].parameters()]
+        for net, opt in zip(nets, opts):
+            for p, g in zip(net.parameters(), grads):
+                p.grad = g.clone()
+            opt.step()
+    diff = max((a - b).abs().max().item() for a, b in zip(nets[0].parameters(), nets[1].parameters()))
+    moved = max((a - b).abs().max().item() for a, b in zip(nets[0].parameters(), sine_autoencoder().parameters()))
+    assert 0 < diff < 1e-6 < moved  # not bit-equal, equal to float rounding, and the steps did move the weights
+    # a checkpoint of the for-loop Adam resumes with the for-loop Adam (a resumed run repeats exactly)
+    resumed = make_adam(nets[0].parameters(), lr=1e-3)
+    resumed.load_state_dict(opts[0].state_dict())
+    assert resumed.param_groups[0]["fused"] is None

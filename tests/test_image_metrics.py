@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
 
+from wisetut import checkpoints
+from wisetut.checkpoints import CheckpointError
 from wisetut.generate import decode_mean, interpolate, sample_prior
 from wisetut.image_metrics import features_of, frechet_distance, sharpness
 from wisetut.models import mnist_autoencoder
 from wisetut.models.classifier import DigitClassifier, digit_classifier
+from resume_helpers import flip_a_bit_inside_the_largest_tensor
 
 
 def test_sharpness_of_a_single_bright_pixel_by_hand():
@@ -92,6 +96,26 @@ def test_digit_classifier_trains_saves_and_loads(tmp_path):
         digit_classifier(x[:, :, :20], y, tmp_path / "other.pt", progress=False)
     with pytest.raises(ValueError, match="labels in 0..9"):
         digit_classifier(x, y + 10, tmp_path / "other.pt", progress=False)
+
+
+def test_a_corrupted_or_unwritable_classifier_file_is_a_checkpoint_error(tmp_path):
+    x, y = _digits(n=64)
+    path = tmp_path / "clf.pt"
+    digit_classifier(x, y, path, epochs=1, batch_size=32, progress=False)
+    record = flip_a_bit_inside_the_largest_tensor(path)
+    with pytest.raises(CheckpointError, match=f"corrupted.*{record}"):
+        digit_classifier(x, y, path, epochs=1, batch_size=32, progress=False)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("nothing can be created under a regular file, even by root")
+    with pytest.raises(CheckpointError, match=f"cannot write checkpoint {blocker / 'clf.pt'}"):
+        digit_classifier(x, y, blocker / "clf.pt", epochs=1, batch_size=32, progress=False)
+
+
+def test_chapter_6s_stored_classifier_still_loads():
+    # book/results/wae_digit_classifier_standard.pt is loaded by chapter 6 through digit_classifier
+    saved = checkpoints.load(Path(__file__).parents[1] / "book" / "results" / "wae_digit_classifier_standard.pt")
+    assert saved["format"] == 1 and set(saved["key"]) == {"data", "epochs", "batch_size", "lr", "seed"}
+    DigitClassifier().load_state_dict(saved["state"])  # strict: every weight present and shaped right
 
 
 def test_sample_prior_and_interpolate_shapes_and_ends():

@@ -51,6 +51,15 @@ def test_imq_mmd_separates_distributions():
         imq_mmd(torch.zeros(4, 2), torch.zeros(5, 2))
 
 
+@pytest.mark.parametrize("prior_var", [0.0, -1.0, float("nan"), float("inf")])
+def test_imq_mmd_needs_a_positive_prior_variance(prior_var):
+    # with prior_var 0 every kernel term is 0/0 (NaN); below 0 the kernel is not positive definite
+    with pytest.raises(ValueError, match="prior_var must be a positive finite variance"):
+        imq_mmd(torch.randn(8, 2), torch.randn(8, 2), prior_var=prior_var)
+    with pytest.raises(ValueError, match="scales"):
+        imq_mmd(torch.randn(8, 2), torch.randn(8, 2), scales=(1.0, -0.5))
+
+
 def test_wae_mmd_loss_uses_lambda():
     _, f = _forward()
     torch.manual_seed(1)

@@ -1,4 +1,4 @@
-"""The nonparametric VAE of seed 003: Eq. 6's weights, Eq. 5's loss, training, generation from X."""
+"""The nonparametric VAE of Bodin et al. (2017): Eq. 6's weights, Eq. 5's loss, training, generation from X."""
 
 from __future__ import annotations
 
@@ -154,6 +154,9 @@ def test_bad_inputs_are_clear_errors():
         kernel_weights(torch.zeros(3, 2), 0.0, 0.0, reference=torch.zeros(4, 3))
     with pytest.raises(ValueError, match="finite"):
         kernel_weights(torch.zeros(3, 2), 0.0, float("nan"))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            kernel_weights(torch.zeros(3, 2), bad, 0.0)  # a NaN log_sigma would make every weight NaN
     with pytest.raises(ValueError, match="match_weight"):
         NonparametricVAE(match_weight=-1.0)
     with pytest.raises(ValueError, match="positive"):

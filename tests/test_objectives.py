@@ -212,3 +212,82 @@ def test_stratified_and_plain_monte_carlo_agree():
     mu, lv = _params(1, 3, seed=9)
     a, sa = mc_aggregate_kl_stratified(mu, lv, per_component=64, generator=g)
     assert a == pytest.approx(aevb_kl(mu, lv).item(), abs=1e-10) and sa < 1e-10
+
+
+# ---- the tiled kernels at sizes that use every path, and second derivatives ---------------------
+
+
+@pytest.mark.parametrize("m,d", [(150, 9), (257, 16)])
+def test_large_batches_match_naive_in_value_and_gradient(m, d):
+    """Batches of several row blocks: the symmetric (upper-tile) forward and backward and the paired
+    logarithms, with a latent size that leaves a partial block of dimensions."""
+    mu, lv = _params(m, d, seed=m)
+    a = [mu.clone().requires_grad_(), lv.clone().requires_grad_()]
+    b = [mu.clone().requires_grad_(), lv.clone().requires_grad_()]
+    va, vb = wise_kl(*a), wise_kl_naive(*b)
+    assert va.item() == pytest.approx(vb.item(), rel=1e-12)
+    assert abs(va.item() - ref_wise_kl(mu, lv)) <= 1e-10 * max(1.0, abs(vb.item()))
+    va.backward()
+    vb.backward()
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-10, atol=1e-12)
+    mu2, lv2 = _params(70, d, seed=1)
+    np.testing.assert_allclose(
+        log_gaussian_overlap(mu, lv, mu2, lv2).numpy(), ref_log_overlap(mu, lv, mu2, lv2), rtol=1e-11, atol=1e-11
+    )
+
+
+@pytest.mark.parametrize("logvar_range", [(-30.0, 10.0), (-80.0, -79.0)])
+def test_large_float32_batches_stay_accurate_at_the_extremes(logvar_range):
+    """|mu| <= 1e3 and logvar in [-30, 10] (paired logarithms), and near the metric's floor of -80
+    (where products of two variances would underflow: the unpaired path)."""
+    g = torch.Generator().manual_seed(2)
+    mu = 1e3 * (2 * torch.rand(200, 8, generator=g) - 1)
+    lv = torch.empty(200, 8).uniform_(*logvar_range, generator=g)
+    mu32, lv32 = mu.clone().requires_grad_(), lv.clone().requires_grad_()
+    value = wise_kl(mu32, lv32)
+    value.backward()
+    assert torch.isfinite(mu32.grad).all() and torch.isfinite(lv32.grad).all()
+    assert value.item() == pytest.approx(ref_wise_kl(mu.double(), lv.double()), rel=1e-4)
+
+
+def test_second_derivatives_are_exact():
+    """gradgradcheck in float64, and the Hessian of Eq. 21 equals the naive formula's."""
+    mu, lv = _params(6, 3, seed=4)
+    mu2, lv2 = _params(4, 3, seed=5)
+    inputs = [t.clone().requires_grad_() for t in (mu, lv, mu2, lv2)]
+    assert torch.autograd.gradgradcheck(wise_kl, inputs[:2])
+    assert torch.autograd.gradgradcheck(log_gaussian_overlap, inputs)
+    h = torch.autograd.functional.hessian(wise_kl, (mu, lv))
+    h_naive = torch.autograd.functional.hessian(wise_kl_naive, (mu, lv))
+    for row, row_naive in zip(h, h_naive):
+        for x, y in zip(row, row_naive):
+            torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
+    # a batch of two row blocks too (where the first-order forward and backward are the symmetric tiled ones)
+    mu, lv = _params(150, 2, seed=6)
+    grad = torch.autograd.grad(wise_kl(mu.requires_grad_(), lv), mu, create_graph=True)[0]
+    grad_naive = torch.autograd.grad(wise_kl_naive(mu, lv), mu, create_graph=True)[0]
+    w = torch.randn(mu.shape, generator=torch.Generator().manual_seed(0), dtype=mu.dtype)
+    torch.testing.assert_close(
+        torch.autograd.grad((grad * w).sum(), mu)[0], torch.autograd.grad((grad_naive * w).sum(), mu)[0], rtol=1e-10, atol=1e-12
+    )
+
+
+def _naive_overlap_sum(mu, lv, mu_b, lv_b):
+    s = lv.exp()[:, None, :] + lv_b.exp()[None, :, :]
+    return (-0.5 * (math.log(2 * math.pi) + s.log() + (mu[:, None, :] - mu_b[None, :, :]).square() / s)).sum()
+
+
+def test_torch_func_grad_works_to_second_order():
+    mu, lv = _params(8, 3, seed=7)
+    pairs = [
+        (wise_kl, wise_kl_naive),
+        (lambda m, v: log_gaussian_overlap(m, v, m[:3], v[:3]).sum(), lambda m, v: _naive_overlap_sum(m, v, m[:3], v[:3])),
+    ]
+    for fn, naive in pairs:
+        g, g_naive = torch.func.grad(fn, argnums=(0, 1))(mu, lv), torch.func.grad(naive, argnums=(0, 1))(mu, lv)
+        for x, y in zip(g, g_naive):
+            torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
+        gg = torch.func.grad(lambda m: torch.func.grad(fn)(m, lv).square().sum())(mu)
+        gg_naive = torch.func.grad(lambda m: torch.func.grad(naive)(m, lv).square().sum())(mu)
+        torch.testing.assert_close(gg, gg_naive, rtol=1e-10, atol=1e-12)

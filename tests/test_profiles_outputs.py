@@ -100,12 +100,42 @@ def test_train_methods_in_processes_needs_a_picklable_model_fn(monkeypatch, tmp_
 
 
 def test_train_methods_in_processes_raises_a_workers_error(monkeypatch, tmp_path):
-    """A run that fails in a worker (here: a NaN in the data) is an error in the caller, not a silent hang."""
+    """A run that fails in a worker (here: a NaN in the data, refused before the first step) is an error in the caller."""
     monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("WISETUT_PROFILE", "quick")
     settings = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3)
     x = make_sine_waves(64).x.clone()
     x[0, 0, 0] = float("nan")
-    with pytest.raises(FloatingPointError, match="non-finite"):
+    with pytest.raises(ValueError, match="NaN or infinite"):
         train_methods("sine", sine_autoencoder, {"aevb": AEVB(), "wise": WiSE()}, x, x[:32], settings,
                       device="cpu", progress=False, workers=2)
+
+
+def test_seeds_are_first_class(monkeypatch, tmp_path):
+    """seeds=[...] trains every method per seed (own checkpoints); seed 0 is the single-seed run; records keep every seed."""
+    monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("WISETUT_PROFILE", "quick")
+    settings = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3, profile="quick")
+    x, x_test = make_sine_waves(64).x, make_sine_waves(32, seed=1).x
+    methods = {"aevb": AEVB(), "wise": WiSE()}
+    grouped = train_methods("sine", sine_autoencoder, methods, x, x_test, settings, seeds=[0, 1], device="cpu", progress=False)
+    single = train_methods("sine", sine_autoencoder, methods, x, x_test, settings, seed=1, device="cpu", progress=False)
+    assert set(grouped) == {"aevb", "wise"} and set(grouped["wise"]) == {0, 1}
+    assert (tmp_path / "checkpoints" / "sine-quick-wise-seed1.pt").exists()
+    for name in methods:  # the seeded run is the single-seed run with that seed
+        for a, b in zip(grouped[name][1].model.state_dict().values(), single[name].model.state_dict().values()):
+            assert torch.equal(a, b)
+        assert grouped[name][0].test["recon_mse"] != grouped[name][1].test["recon_mse"]  # seeds differ
+    again = train_methods("sine", sine_autoencoder, methods, x, x_test, settings, seeds=[0, 1], device="cpu", progress=False)
+    assert all(r.resumed_from_epoch == 1 for g in again.values() for r in g.values())  # loaded, not retrained
+    record = results_record("sine", settings, {"name": "sine", "source": "test", "n_train": 64, "n_test": 32}, grouped)
+    entry = record["methods"]["wise"]
+    per = [grouped["wise"][s].test["recon_mse"] for s in (0, 1)]
+    assert entry["seeds"] == [0, 1] and entry["test_recon_mse"] == pytest.approx(sum(per) / 2)
+    assert entry["per_seed"]["1"]["test_recon_mse"] == per[1]
+    lo, hi = entry["ci95"]["test_recon_mse"]
+    assert lo < entry["test_recon_mse"] < hi
+    assert record["settings"]["seeds"] == [0, 1] and record["profile"] == "quick"
+    json.dumps(record)
+    with pytest.raises(ValueError, match="distinct"):
+        train_methods("sine", sine_autoencoder, methods, x, x_test, settings, seeds=[0, 0], device="cpu", progress=False)

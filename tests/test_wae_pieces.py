@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from wisetut.data.squares import distance_to_squares, make_fading_squares, square_mask
-from wisetut.estimators import mc_mutual_information, regulariser_identity
+from wisetut.estimators import mc_aggregate_kl, mc_aggregate_kl_stratified, mc_mutual_information, regulariser_identity
 from wisetut.models.squares import squares_autoencoder
 from wisetut.models.wae_mnist import Conv2dSame, wae_mnist_autoencoder
 
@@ -24,6 +24,16 @@ def test_mutual_information_extremes():
     assert mi == pytest.approx(math.log(20), abs=1e-9)
     with pytest.raises(ValueError):
         mc_mutual_information(torch.zeros(5), torch.zeros(5))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2.5])
+def test_monte_carlo_estimators_need_two_draws(n):
+    mu, lv = torch.zeros(4, 2), torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="n_samples must be an integer of at least 2"):
+        mc_aggregate_kl(mu, lv, n_samples=n)
+    for estimator in (mc_aggregate_kl_stratified, mc_mutual_information):
+        with pytest.raises(ValueError, match="per_component must be an integer of at least 2"):
+            estimator(mu, lv, per_component=n)
 
 
 @pytest.mark.parametrize("spread,logvar", [(1.0, -1.0), (3.0, -4.0), (0.3, 0.0)])

@@ -35,18 +35,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
-PROFILES = ("quick", "standard", "paper")
-
-
-def default_profile() -> str:
-    """``$WISETUT_PROFILE`` when set, else what the package would pick (``paper`` on a GPU)."""
-    name = os.environ.get("WISETUT_PROFILE", "").strip().lower()
-    if name:
-        return name
-    sys.path.insert(0, str(ROOT))
-    from wisetut.profiles import current_profile
-
-    return current_profile()
+sys.path.insert(0, str(ROOT))
+from wisetut.profiles import ENV_VAR, PROFILES, current_profile  # noqa: E402  (the one reader of the variable)
 
 
 def run_chapter(path: Path, profile: str, inplace: bool, output_dir: str | None) -> float:
@@ -56,8 +46,8 @@ def run_chapter(path: Path, profile: str, inplace: bool, output_dir: str | None)
         CellExecutionError: a cell raised (the message names the cell and the error).
     """
     nb = nbformat.read(path, as_version=4)
-    env_before = {k: os.environ.get(k) for k in ("WISETUT_PROFILE", "WISETUT_OUTPUT_DIR")}
-    os.environ["WISETUT_PROFILE"] = profile  # the kernel inherits the environment
+    env_before = {k: os.environ.get(k) for k in (ENV_VAR, "WISETUT_OUTPUT_DIR")}
+    os.environ[ENV_VAR] = profile  # the kernel inherits the environment
     if output_dir is not None:
         os.environ["WISETUT_OUTPUT_DIR"] = output_dir
     try:
@@ -89,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.inplace and args.isolate:
         parser.error("--isolate writes to temporary folders; it cannot store chapters (--inplace)")
-    profile = args.profile or default_profile()
-    if profile not in PROFILES:
-        parser.error(f"WISETUT_PROFILE={profile!r} is not a profile: expected one of {', '.join(PROFILES)}")
+    try:
+        profile = args.profile or current_profile()
+    except ValueError as error:  # $WISETUT_PROFILE names no profile
+        parser.error(str(error))
     chapters = args.chapters or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
     if not chapters:
         parser.error("no chapters found")

@@ -5,10 +5,11 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
 - :mod:`wisetut.objectives`: the math core (Appendix B, Eq. 21, Eq. 26).
 - :mod:`wisetut.estimators`: Monte Carlo estimates of the true aggregate KL and the mutual information.
 - :mod:`wisetut.methods`: AEVB, beta-VAE, WiSE-ALE (Eq. 27), WAE-MMD, WAE-GAN as objectives.
-- :mod:`wisetut.nonparametric`: the nonparametric VAE of seed 003.
+- :mod:`wisetut.nonparametric`: the nonparametric VAE of Bodin et al. (2017).
 - :mod:`wisetut.reconstruction`: the reconstruction terms of Eq. 15, 16 and 17 for a mini-batch.
 - :mod:`wisetut.engine`: the one training loop (uint8 images, :mod:`wisetut.schedule`'s step
-  learning rate of Appendix D.3); :mod:`wisetut.experiments`: train-or-load, results.
+  learning rate of Appendix D.3); :mod:`wisetut.experiments`: train-or-load, results;
+  :mod:`wisetut.checkpoints`: atomic, verified files and what identifies a run.
 - :mod:`wisetut.latent`, :mod:`wisetut.generate`, :mod:`wisetut.image_metrics`: measuring what was learned;
   :mod:`wisetut.fid`: FID through torchmetrics, or why it is unavailable.
 - :mod:`wisetut.profiles`: how big a run is (``WISETUT_PROFILE``).

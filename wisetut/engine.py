@@ -13,15 +13,19 @@ schedule): each optimiser's rate is set at the start of every epoch.
 Reproducible by construction: each epoch re-seeds the global RNGs from ``(seed, epoch)``, so a
 run resumed from the checkpoint of epoch ``e`` draws exactly the batches and noise that an
 uninterrupted run draws, and ends with the same parameters (bit for bit on the CPU).
-A checkpoint whose run differs (method, model, data, settings) or that cannot be read is an
-error, and is never overwritten.
+A checkpoint is verified before it is used (:mod:`wisetut.checkpoints`): one whose run differs
+(the network's layers, the method, either data set, the optimisation settings, the seed), that is
+corrupted or malformed, or that holds more epochs than asked for is a :class:`CheckpointError`
+that changes nothing: not the file, not the model, not the method. Data and the checkpoint path
+are checked before the first step (:func:`check_data`, :func:`~wisetut.checkpoints.check_writable`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import copy
+import ctypes
+import functools
 import math
-import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -31,6 +35,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from wisetut import checkpoints
+from wisetut.checkpoints import CheckpointError, module_structure, tensor_digest
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.data.images import as_float_batch
@@ -38,14 +44,11 @@ from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.outputs import pick_device
 from wisetut.schedule import lr_factor, schedule_key
 
-__all__ = ["train", "train_step", "evaluate", "TrainResult", "History", "CheckpointError"]
+__all__ = ["train", "train_step", "make_adam", "reuse_freed_memory", "evaluate", "check_data", "TrainResult", "History", "CheckpointError"]
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: the fingerprint identifies the run (network layers, held-out data, optimisers)
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used for this run: unreadable, or made by a different run."""
+DATA_DTYPES = (torch.float32, torch.uint8)
 
 
 @dataclass
@@ -95,7 +98,7 @@ class TrainResult:
         return float(sum(self.history.seconds))
 
     def summary(self) -> dict:
-        """The per-method entry of a results file (DESIGN, "Machine-readable results")."""
+        """The per-method entry of a results file (the ``methods`` entries of ``results/<experiment>.json``)."""
         return {
             "test_recon_mse": self.test["recon_mse"],
             "test_elbo": self.test["elbo"],
@@ -110,56 +113,126 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**63 - 1)
 
 
-def _fingerprint_tensor(x: Tensor) -> str:
-    h = hashlib.sha256()
-    h.update(str((tuple(x.shape), str(x.dtype))).encode())
-    h.update(x.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+def _fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed) -> dict[str, str | int | float]:
+    """What identifies a run: a checkpoint resumes only a run whose fingerprint is equal, key by key.
 
-
-def _fingerprint(model, method, train_x, batch_size, lr, seed) -> dict:
-    fp = {
-        "method": method.name,
+    The model's and the method's structure (:func:`~wisetut.checkpoints.module_structure`: every
+    submodule's type, settings and tensor shapes, so ``ReLU`` against ``tanh`` or dropout 0.5
+    against 0.1 differ), the method's hyper-parameters, both data sets (hashed), each optimiser's
+    settings (its type, learning rate, betas, eps, ...), the batch size, the learning rate and its
+    schedule, the seed. Not the number of epochs (a run may be continued for longer), the device
+    or ``amp`` (a run trained on a GPU loads on the CPU).
+    """
+    fp: dict[str, str | int | float] = {
         "hparams": repr(sorted(method.hparams().items())),
-        "model": repr([(k, tuple(v.shape)) for k, v in model.state_dict().items()]),
-        "likelihood": model.likelihood,
-        "data": _fingerprint_tensor(train_x),
+        **module_structure(model, "model"),
+        **module_structure(method, "method"),
+        "train_data": tensor_digest(train_x),
+        "test_data": tensor_digest(test_x),
+        **{f"optimizer.{name}": _optimizer_settings(opt) for name, opt in optimizers.items()},
         "batch_size": int(batch_size),
         "lr": float(lr),
         "seed": int(seed),
     }
     schedule = schedule_key(lr)
-    if schedule is not None:  # only scheduled runs carry the key: every constant-rate checkpoint stays valid
+    if schedule is not None:  # a constant rate is "lr" alone
         fp["lr_schedule"] = schedule
     return fp
 
 
-def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> dict:
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:
+_OPTIMIZER_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")  # how it computes, not what
+
+
+def _optimizer_settings(opt: torch.optim.Optimizer) -> str:
+    settings = {k: v for k, v in opt.defaults.items() if k not in _OPTIMIZER_IMPLEMENTATION}
+    return f"{type(opt).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(settings.items()))})"
+
+
+_CHECKPOINT_KEYS = {"format": int, "fingerprint": dict, "epoch": int, "model": dict, "method": dict, "optimizers": dict, "history": dict}
+
+
+def _load_checkpoint(path: Path, fingerprint: dict, epochs: int, model, method, optimizers: dict, device) -> tuple[History, int]:
+    """Resume from ``path`` into ``model``, ``method`` and ``optimizers``: its history and epoch.
+
+    Everything is checked before anything is changed: the file's integrity
+    (:func:`wisetut.checkpoints.load`), its layout, its fingerprint, its epoch against ``epochs``,
+    that every state dict loads (into copies), and, if training is to continue, that the file
+    can be rewritten. A refused checkpoint raises
+    :class:`CheckpointError` and leaves the file, the model, the method and the optimisers as they were.
+    """
+    ckpt = checkpoints.load(path, map_location=device)
+    keep = "It is left untouched: delete it to train from scratch, or pass another checkpoint path."
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("format"), int):
+        raise CheckpointError(f"{path} is not a wisetut training checkpoint. {keep}")
+    if ckpt["format"] != CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"cannot read checkpoint {path} ({type(e).__name__}: {e}). It is left untouched: "
-            "delete it to train from scratch, or pass another checkpoint path."
-        ) from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a wisetut checkpoint (format {CHECKPOINT_FORMAT}); it is left untouched")
-    saved = ckpt["fingerprint"]
-    diff = {k: (saved.get(k), fingerprint.get(k)) for k in fingerprint.keys() | saved.keys() if saved.get(k) != fingerprint.get(k)}
-    if diff:
-        lines = "; ".join(f"{k}: checkpoint has {a!r}, this run has {b!r}" for k, (a, b) in diff.items())
-        raise CheckpointError(
-            f"checkpoint {path} was made by a different run ({lines}). It is left untouched: "
-            "delete it, or pass another checkpoint path."
+            f"{path} is a wisetut checkpoint of format {ckpt['format']}; this version reads format "
+            f"{CHECKPOINT_FORMAT} (format 1's fingerprint recorded parameter shapes, not the network's layers "
+            f"nor the held-out data, so it cannot tell this run from another). {keep}"
         )
-    return ckpt
+    wrong = [f"{k} ({kind.__name__})" for k, kind in _CHECKPOINT_KEYS.items() if not isinstance(ckpt.get(k), kind)]
+    if wrong:
+        raise CheckpointError(f"{path} is a malformed wisetut checkpoint: missing or wrong {', '.join(wrong)}. {keep}")
+    diff = checkpoints.differences(ckpt["fingerprint"], fingerprint)
+    if diff:
+        raise CheckpointError(f"checkpoint {path} was made by a different run:\n  " + "\n  ".join(diff) + f"\n{keep}")
+    epoch = ckpt["epoch"]
+    if epoch > epochs:
+        raise CheckpointError(
+            f"checkpoint {path} holds {epoch} epochs, more than the {epochs} asked for. {keep} "
+            "Ask for at least as many epochs."
+        )
+    try:
+        history = History.from_dict(ckpt["history"])
+        if history.epochs != epoch or set(ckpt["optimizers"]) != set(optimizers):
+            raise ValueError(f"{history.epochs} epochs of history and optimisers {sorted(ckpt['optimizers'])} "
+                             f"for epoch {epoch} and groups {sorted(optimizers)}")
+        # a trial load into copies (one deepcopy keeps the optimisers pointing at the copied parameters)
+        trial = copy.deepcopy({"model": model, "method": method, "optimizers": optimizers})
+        _load_states(trial["model"], trial["method"], trial["optimizers"], ckpt)
+        for opt in trial["optimizers"].values():
+            for p, state in opt.state.items():
+                bad = [k for k, v in state.items() if isinstance(v, Tensor) and v.dim() > 0 and v.shape != p.shape]
+                if bad:
+                    raise ValueError(f"optimiser state {bad} shaped unlike its parameter {tuple(p.shape)}")
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is a malformed wisetut checkpoint ({type(e).__name__}: {e}). {keep}") from e
+    if epoch < epochs:
+        checkpoints.check_writable(path)  # training will write it (a finished checkpoint is only read)
+    _load_states(model, method, optimizers, ckpt)
+    return history, epoch
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a kill mid-write never leaves a half-written checkpoint
+def _load_states(model, method, optimizers: dict, ckpt: dict) -> None:
+    model.load_state_dict(ckpt["model"])
+    method.load_state_dict(ckpt["method"])
+    for name, opt in optimizers.items():
+        opt.load_state_dict(ckpt["optimizers"][name])
+
+
+def check_data(x, name: str) -> None:
+    """Raise unless ``x`` can be trained or evaluated on: a non-empty float32 or uint8 tensor, finite.
+
+    Other dtypes are refused, not converted: float64 or float16 data would otherwise meet float32
+    weights deep inside the network (or be rounded without a word); convert with ``x.float()``.
+    NaN or infinite values are found here, before the first step, by one sum over the data (0.02 s
+    for 60,000 float32 MNIST digits); uint8 images are finite by construction.
+
+    Raises:
+        TypeError: for anything but a ``torch.Tensor`` (a numpy array: ``torch.from_numpy(x)``), or a
+            dtype other than float32 and uint8.
+        ValueError: for an empty tensor or non-finite values.
+    """
+    if not isinstance(x, Tensor):
+        hint = " (convert it with torch.from_numpy(x))" if type(x).__module__ == "numpy" else ""
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__module__}.{type(x).__name__}{hint}")
+    if x.dtype not in DATA_DTYPES:
+        raise TypeError(f"{name} must be float32 (or uint8 images), got {x.dtype}: convert it with {name}.float()")
+    if x.dim() == 0 or len(x) == 0:
+        raise ValueError(f"{name} must hold at least one sample [N >= 1, ...], got shape {tuple(x.shape)}")
+    # a NaN or an infinity makes the sum non-finite: one cheap reduction, the exact count only then
+    if x.is_floating_point() and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
+        raise ValueError(f"{name} has {int((~torch.isfinite(x)).sum())} NaN or infinite values")
 
 
 @torch.no_grad()
@@ -170,6 +243,9 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     fixed seed (so evaluation neither varies nor disturbs the training RNG); ``recon_mse`` uses
     ``z = mu``; ``wise_kl`` averages Eq. 21 over the full batches.
     """
+    check_data(x, "x")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     sums = dict.fromkeys(("recon", "aevb_kl", "recon_mse"), 0.0)
@@ -192,6 +268,52 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     return out
 
 
+def _shown(path: Path) -> str:
+    """A checkpoint's path as a stored output may show it: relative to the working directory (a
+    chapter's ``book/``), else its last two parts, never a machine's absolute path."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(Path(*path.parts[-2:]))
+
+
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters (malloc.h)
+
+
+@functools.cache
+def reuse_freed_memory() -> bool:
+    """Let glibc's ``malloc`` keep freed memory for reuse instead of returning it to the OS; once per process.
+
+    By default, glibc serves blocks above a threshold (128 KiB, adjusted on the fly) straight from
+    the OS and trims the top of its heap when enough of it is free. A training step allocates
+    and frees activations and gradients of hundreds of KiB to a few MiB, so every step then
+    page-faults its memory in afresh: measured at 5-15% of a step on the CPU
+    (``benchmarks/README.md``). This raises the mmap threshold to 32 MiB, the trim threshold to
+    256 MiB and the top pad to 64 MiB (what ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``
+    and ``MALLOC_TOP_PAD_`` set at start-up). It changes where memory comes from, never a number;
+    the cost is that the process keeps up to 256 MiB of freed heap. :func:`train_step` calls it.
+    Returns whether it applied (glibc only; elsewhere nothing changes).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        settings = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 256 << 20), (_M_TOP_PAD, 64 << 20))
+        return all(libc.mallopt(key, value) == 1 for key, value in settings)
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+def make_adam(params, **settings) -> torch.optim.Adam:
+    """``torch.optim.Adam(params, **settings)`` with torch's fused kernel (CPU and CUDA have one).
+
+    The fused kernel updates every parameter in one pass: on the CPU it takes about a third of
+    the for-loop Adam's time per step for the sine and MNIST networks (``benchmarks/train_speed.py``),
+    and it computes the same update up to float rounding (about 3e-8 after 100 steps, ``tests/test_engine.py``).
+    It is deterministic, and a checkpoint restores the implementation it was saved with.
+    """
+    settings.setdefault("fused", True)
+    return torch.optim.Adam(params, **settings)
+
+
 def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict, groups: dict,
                autocast=nullcontext) -> Tensor:
     """One optimiser step of every parameter group on the batch ``xb`` (Appendix C's inner loop).
@@ -199,12 +321,14 @@ def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict,
     The forward pass, the method's losses, one backward per group, then every group's Adam step:
     simultaneous updates, so one group's step never changes weights that another group's backward
     still needs (WAE-GAN's adversary). :func:`train` calls this for every batch, and
-    ``benchmarks/train_speed.py`` times this very function.
+    ``benchmarks/train_speed.py`` times this very function. The first call lets ``malloc`` reuse
+    freed memory (:func:`reuse_freed_memory`).
 
     Returns:
         The step's metrics, detached, in the order of ``_TRAIN_METRICS``: the mean reconstruction
         term, the mean per-sample KL, the Eq. 21 metric, the ``"model"`` loss and the ELBO.
     """
+    reuse_freed_memory()
     with autocast():
         f = Forward.run(model, xb)
         losses = method.losses(f)
@@ -249,14 +373,18 @@ def train(
     Args:
         model: an :class:`AutoEncoder`; its initial weights matter only when no checkpoint exists.
         method: the objective (:mod:`wisetut.methods`).
-        train_x, test_x: data tensors shaped like the model's input, on any device; float, or
-            uint8 images that each batch scales to [0, 1] on the device.
+        train_x, test_x: data tensors shaped like the model's input, on any device; float32, or
+            uint8 images that each batch scales to [0, 1] on the device. Checked before the first
+            step (:func:`check_data`): another dtype or a numpy array is a ``TypeError``, an empty
+            set or a NaN a ``ValueError``.
         epochs, batch_size, lr: Adam settings (Appendix D); the last partial batch is dropped.
             ``lr`` may be a :class:`~wisetut.schedule.StepLR` (part of the checkpoint's fingerprint).
         seed: seeds batches and noise of every epoch (a CPU run repeats exactly).
-        checkpoint: file written after every epoch. If it exists it must come from the same run
-            (else :class:`CheckpointError`); training continues after its epoch, and a finished
-            checkpoint returns the trained model at once (train-or-load).
+        checkpoint: file written after every epoch (checked writable before the first step). If
+            it exists it must be intact and come from the same run (:func:`_fingerprint`), else
+            :class:`CheckpointError`, which leaves the file, ``model`` and ``method`` unchanged;
+            training continues after its epoch, and a finished checkpoint returns the trained
+            model at once (train-or-load).
         device: defaults to CUDA when available, else the CPU.
         amp: bfloat16 autocast on CUDA (the objectives stay float32); ignored on the CPU.
         progress: show a ``tqdm.auto`` bar.
@@ -265,40 +393,33 @@ def train(
     """
     if epochs < 1 or batch_size < 2 or not lr > 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 2 and lr > 0, got {epochs}, {batch_size}, {lr}")
+    check_data(train_x, "train_x")
+    check_data(test_x, "test_x")
     if len(train_x) < batch_size:
         raise ValueError(f"train_x has {len(train_x)} samples, fewer than one batch of {batch_size}")
+    model._check_x(train_x[:1])
+    model._check_x(test_x[:1])
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is not None and not ckpt_path.exists():
+        checkpoints.check_writable(ckpt_path)  # now, not after the first epoch
     device = pick_device(device)
     method.configure_model(model)
     model.to(device)
     method.to(device)
-    model._check_x(train_x[:1])
-    model._check_x(test_x[:1])
     groups = method.parameter_groups(model)
     opt_settings = {name: method.optimizer_settings(name, float(lr)) for name in groups}
-    optimizers = {name: torch.optim.Adam(params, **opt_settings[name]) for name, params in groups.items()}
+    optimizers = {name: make_adam(params, **opt_settings[name]) for name, params in groups.items()}
+    fingerprint = _fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed)
     history, start_epoch = History(), 0
-    fingerprint = _fingerprint(model, method, train_x, batch_size, lr, seed)
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-
     if ckpt_path is not None and ckpt_path.exists():
-        ckpt = _load_checkpoint(ckpt_path, fingerprint, device)
-        model.load_state_dict(ckpt["model"])
-        method.load_state_dict(ckpt["method"])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(ckpt["optimizers"][name])
-        history, start_epoch = History.from_dict(ckpt["history"]), int(ckpt["epoch"])
-        if start_epoch > epochs:
-            raise CheckpointError(
-                f"checkpoint {ckpt_path} holds {start_epoch} epochs, more than the {epochs} asked for; "
-                "it is left untouched: ask for at least as many epochs, or pass another path."
-            )
+        history, start_epoch = _load_checkpoint(ckpt_path, fingerprint, epochs, model, method, optimizers, device)
 
     train_x = _on_device(train_x, device)
     use_amp = amp and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
     n_batches = len(train_x) // batch_size
     if start_epoch == epochs and progress:
-        print(f"{desc or method.name}: loaded the finished checkpoint {ckpt_path} "
+        print(f"{desc or method.name}: loaded the finished checkpoint {_shown(ckpt_path)} "
               f"({epochs} epochs, trained in {sum(history.seconds):.0f} s)")
     bar = tqdm(
         total=epochs * n_batches,
@@ -335,7 +456,7 @@ def train(
         history.append(train_row, test_row, time.perf_counter() - t0)
         bar.set_postfix(recon=f"{train_row['recon']:.3g}", test_mse=f"{test_row['recon_mse']:.3g}", refresh=False)
         if ckpt_path is not None:
-            _save_checkpoint(
+            checkpoints.save(
                 ckpt_path,
                 {
                     "format": CHECKPOINT_FORMAT,

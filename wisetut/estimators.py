@@ -9,6 +9,7 @@ a trained model's aggregate posterior.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -42,6 +43,11 @@ def log_aggregate_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 40
     return torch.cat(out)
 
 
+def _check_draws(name: str, n: int) -> None:
+    if not isinstance(n, numbers.Integral) or n < 2:
+        raise ValueError(f"{name} must be an integer of at least 2 (a standard error needs two draws), got {n!r}")
+
+
 def mc_aggregate_kl(
     mu: Tensor, logvar: Tensor, n_samples: int = 20_000, generator: torch.Generator | None = None
 ) -> tuple[float, float]:
@@ -52,8 +58,12 @@ def mc_aggregate_kl(
 
     Returns:
         ``(estimate, standard_error)`` as Python floats.
+
+    Raises:
+        ValueError: for posteriors not ``[M, d]``, or fewer than 2 samples (no standard error).
     """
     check_posterior(mu, logvar)
+    _check_draws("n_samples", n_samples)
     with torch.no_grad():
         comp = torch.randint(mu.shape[0], (n_samples,), generator=generator, device=mu.device)
         eps = torch.randn(n_samples, mu.shape[1], generator=generator, dtype=mu.dtype, device=mu.device)
@@ -65,6 +75,7 @@ def mc_aggregate_kl(
 
 def _log_aggregate_over_own(mu: Tensor, logvar: Tensor, per_component: int, generator) -> Tensor:
     """``log q(z|B) - log q_i(z)`` at ``per_component`` draws ``z ~ q_i`` from each component: ``[M, S]``."""
+    _check_draws("per_component", per_component)
     m, d = mu.shape
     eps = torch.randn(m, per_component, d, generator=generator, dtype=mu.dtype, device=mu.device)
     z = mu[:, None, :] + (0.5 * logvar).exp()[:, None, :] * eps  # [M, S, d]: S draws from each q_i
@@ -122,7 +133,7 @@ def regulariser_identity(
 ) -> dict[str, float]:
     """Hoffman & Johnson's identity, checked: ``mean_i KL(q_i || p) = KL(q(z|B) || p) + I(x; z)``.
 
-    The WAE slides (seed 004) read it as "VAE regulariser = WAE regulariser (with the KL) + mutual
+    The WAE slides (Tolstikhin et al., 2018) read it as "VAE regulariser = WAE regulariser (with the KL) + mutual
     information". The left side is exact (:func:`wisetut.aevb_kl`); the two terms on the right are
     estimated independently (:func:`mc_aggregate_kl`, :func:`mc_mutual_information`). Returns all
     three, the gap ``left - right`` and the gap's standard error.

@@ -2,28 +2,31 @@
 
 :func:`train_methods` trains every method from the same initial weights with the engine,
 train-or-load style (a finished checkpoint in ``checkpoints/`` is loaded, not retrained), and
-:func:`results_record` builds the ``results/<experiment>.json`` record of DESIGN.
+:func:`results_record` builds the ``results/<experiment>.json`` record every chapter writes.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import multiprocessing
 import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
+from wisetut.claims import mean_interval
 from wisetut.engine import TrainResult, train
 from wisetut.methods import Method
 from wisetut.models.base import AutoEncoder
 from wisetut.outputs import describe_device, output_dir, pick_device
 from wisetut.profiles import Settings, current_profile
 
-__all__ = ["train_methods", "results_record", "convergence"]
+__all__ = ["train_methods", "results_record", "seed_summary", "convergence"]
 
 
 def train_methods(
@@ -35,33 +38,66 @@ def train_methods(
     settings: Settings,
     *,
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
     device: str | torch.device | None = None,
     amp: bool | None = None,
     progress: bool = True,
     workers: int = 1,
-) -> dict[str, TrainResult]:
-    """Train each of ``methods`` on the same data from the same initial weights.
+) -> dict:
+    """Train each of ``methods`` on the same data from the same initial weights, for one seed or several.
 
-    Checkpoints go to ``checkpoints/<experiment>-<profile>-<method>.pt`` under
+    With ``seed`` (one run per method) it returns ``{method: TrainResult}`` and checkpoints go to
+    ``checkpoints/<experiment>-<profile>-<method>.pt``. With ``seeds`` (a list) every method is
+    trained once per seed, each from its own copy of the method, and it returns
+    ``{method: {seed: TrainResult}}`` with checkpoints ``<experiment>-<profile>-<method>-seed<k>.pt``.
+    A seed sets the initial weights (the same for every method), the batch order and the noise;
+    seed 0 is the run a chapter's figures show. Checkpoints live under
     :func:`~wisetut.outputs.output_dir`; ``amp`` defaults to on for CUDA.
 
-    ``workers > 1`` (CPU only) first trains up to that many methods at once, each in its own
-    process with one thread, into the same checkpoints; the loop below then loads them. A run is
-    exact either way: each process repeats its method's run bit for bit, and an interrupted
-    parallel run resumes from its checkpoints like any other. On a GPU ``workers`` is ignored.
-    ``model_fn`` must then be picklable (a module-level function, not a lambda).
+    ``workers > 1`` (CPU only) first trains up to that many runs at once, each in its own process
+    with one thread, into the same checkpoints; the loop below then loads them. A run is exact
+    either way: each process repeats its run bit for bit, and an interrupted parallel run resumes
+    from its checkpoints like any other. Runs whose checkpoints are already finished are not sent
+    to the workers (nothing to show). On a GPU ``workers`` is ignored. ``model_fn`` must then be
+    picklable (a module-level function, not a lambda).
     """
     device = pick_device(device)
     amp = device.type == "cuda" if amp is None else amp
     profile = current_profile()
-    paths = {name: output_dir("checkpoints") / f"{experiment}-{profile}-{name}.pt" for name in methods}
-    if workers > 1 and device.type == "cpu" and len(methods) > 1:
-        _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, paths, workers, progress, experiment)
-    return {
-        name: _train_seeded(model_fn, method, train_x, test_x, settings, seed, paths[name], device=device, amp=amp,
-                            progress=progress, desc=f"{experiment}: {name}")
-        for name, method in methods.items()
+    folder = output_dir("checkpoints")
+    if seeds is None:
+        jobs = {name: (method, int(seed), folder / f"{experiment}-{profile}-{name}.pt") for name, method in methods.items()}
+    else:
+        seeds = [int(s) for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds}")
+        jobs = {(name, s): (copy.deepcopy(method), s, folder / f"{experiment}-{profile}-{name}-seed{s}.pt")
+                for name, method in methods.items() for s in seeds}
+    todo = {key: job for key, job in jobs.items() if not _finished(job[2], settings.epochs)}
+    if workers > 1 and device.type == "cpu" and len(todo) > 1:
+        _train_in_processes(model_fn, todo, train_x, test_x, settings, workers, progress, experiment)
+    runs = {
+        key: _train_seeded(model_fn, method, train_x, test_x, settings, s, path, device=device, amp=amp,
+                           progress=progress, desc=f"{experiment}: {_label(key)}")
+        for key, (method, s, path) in jobs.items()
     }
+    if seeds is None:
+        return runs
+    return {name: {s: runs[(name, s)] for s in seeds} for name in methods}
+
+
+def _label(key) -> str:
+    return key if isinstance(key, str) else f"{key[0]} (seed {key[1]})"
+
+
+def _finished(path: Path, epochs: int) -> bool:
+    """Whether ``path`` holds a checkpoint of at least ``epochs`` epochs (any doubt: no; train() then decides)."""
+    if not path.exists():
+        return False
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["epoch"]) >= epochs
+    except Exception:
+        return False
 
 
 def _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, **kwargs) -> TrainResult:
@@ -71,7 +107,7 @@ def _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, **kwa
                  batch_size=settings.batch_size, lr=settings.lr, seed=seed, checkpoint=path, **kwargs)
 
 
-_STEPS = None  # in a worker process: the shared array of steps done per method (see _train_in_processes)
+_STEPS = None  # in a worker process: the shared array of steps done per run (see _train_in_processes)
 
 
 def _share_steps(steps) -> None:
@@ -80,7 +116,7 @@ def _share_steps(steps) -> None:
 
 
 def _train_one(model_fn, slot, method, train_x, test_x, settings, seed, path) -> None:
-    """One method in a worker process (one thread): train into ``path``; steps done into ``_STEPS[slot]``."""
+    """One run in a worker process (one thread): train into ``path``; steps done into ``_STEPS[slot]``."""
     torch.set_num_threads(1)
     n_batches = len(train_x) // settings.batch_size
 
@@ -91,36 +127,36 @@ def _train_one(model_fn, slot, method, train_x, test_x, settings, seed, path) ->
     _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, device="cpu", progress=False, on_step=report)
 
 
-def _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, paths, workers, progress, experiment):
-    """Train ``methods`` in ``workers`` spawned processes, with one progress bar over all their steps.
+def _train_in_processes(model_fn, jobs, train_x, test_x, settings, workers, progress, experiment):
+    """Train ``jobs`` (key: (method, seed, path)) in ``workers`` spawned processes, with one progress bar.
 
     A run that fails is reported at once; runs not yet started are cancelled, the running ones
     finish (into their checkpoints), and the first error is then raised.
     """
     try:
-        pickle.dumps((model_fn, methods))
+        pickle.dumps((model_fn, [method for method, _, _ in jobs.values()]))
     except Exception as e:
         raise ValueError(
             f"workers={workers} sends model_fn and the methods to other processes, so they must be picklable "
             f"(a module-level function, not a lambda or a function defined in a notebook): {e}"
         ) from e
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe with torch's thread pools
-    per_method = settings.epochs * (len(train_x) // settings.batch_size)
-    steps = ctx.Array("q", len(methods), lock=False)  # shared memory: each worker writes its own slot
+    per_run = settings.epochs * (len(train_x) // settings.batch_size)
+    steps = ctx.Array("q", len(jobs), lock=False)  # shared memory: each worker writes its own slot
     failed = None
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_share_steps, initargs=(steps,)) as pool:
-        futures = {pool.submit(_train_one, model_fn, slot, method, train_x, test_x, settings, seed, paths[name]): name
-                   for slot, (name, method) in enumerate(methods.items())}
-        with tqdm(total=per_method * len(methods), desc=f"{experiment}: {len(methods)} runs, {workers} processes",
+        futures = {pool.submit(_train_one, model_fn, slot, method, train_x, test_x, settings, s, path): key
+                   for slot, (key, (method, s, path)) in enumerate(jobs.items())}
+        with tqdm(total=per_run * len(jobs), desc=f"{experiment}: {len(jobs)} runs, {workers} processes",
                   unit="step", disable=not progress) as bar:
             while not all(f.done() for f in futures):
                 time.sleep(1.0)
-                bar.n = sum(per_method if f.done() else steps[slot] for slot, f in enumerate(futures))
+                bar.n = sum(per_run if f.done() else steps[slot] for slot, f in enumerate(futures))
                 bar.refresh()
-                for f, name in futures.items():
+                for f, key in futures.items():
                     if failed is None and f.done() and f.exception() is not None:
                         failed = f
-                        tqdm.write(f"{experiment}: {name} failed ({type(f.exception()).__name__}: {f.exception()}); "
+                        tqdm.write(f"{experiment}: {_label(key)} failed ({type(f.exception()).__name__}: {f.exception()}); "
                                    "runs not yet started are cancelled, running ones finish")
                         for g in futures:
                             g.cancel()
@@ -128,17 +164,54 @@ def _train_in_processes(model_fn, methods, train_x, test_x, settings, seed, path
         failed.result()
 
 
-def results_record(experiment: str, settings: Settings, data: dict, runs: dict[str, TrainResult]) -> dict:
-    """The ``results/<experiment>.json`` record: profile, device, data, settings, per-method metrics."""
-    devices = {describe_device(r.device) for r in runs.values()}
+_SEED_METRICS = ("test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds")
+
+
+def seed_summary(per_seed: dict[int, dict]) -> dict:
+    """A method's entry over seeds: each metric's mean, its 95% interval (``ci95``) and the per-seed entries.
+
+    ``per_seed`` maps a seed to the entry of one run (:meth:`~wisetut.engine.TrainResult.summary`,
+    or any dict of numbers). Numeric keys shared by every seed are averaged; the interval is the t
+    interval of :func:`wisetut.claims.mean_interval` (``None`` bounds with one seed).
+    """
+    if not per_seed:
+        raise ValueError("need at least one seed")
+    first = next(iter(per_seed.values()))
+    numeric = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+               and all(isinstance(e.get(k), (int, float)) for e in per_seed.values())]
+    out, ci = {}, {}
+    for k in numeric:
+        mean, lo, hi = mean_interval([e[k] for e in per_seed.values()])
+        out[k], ci[k] = mean, [lo, hi]
+    out.update({k: v for k, v in first.items() if k not in numeric and k != "per_seed"})
+    out["seeds"] = sorted(per_seed)
+    out["ci95"] = ci
+    out["per_seed"] = {str(s): e for s, e in per_seed.items()}
+    return out
+
+
+def results_record(experiment: str, settings: Settings, data: dict, runs: dict) -> dict:
+    """The ``results/<experiment>.json`` record: profile, device, data, settings, per-method metrics.
+
+    ``runs`` is what :func:`train_methods` returned: ``{method: TrainResult}`` (one seed), or
+    ``{method: {seed: TrainResult}}``, whose entries are :func:`seed_summary` (mean, interval and
+    per-seed values). The profile is the one ``settings`` belong to (else the active one).
+    """
+    grouped = {name: (r if isinstance(r, dict) else None) for name, r in runs.items()}
+    all_runs = [run for name, r in runs.items() for run in (r.values() if isinstance(r, dict) else [r])]
+    devices = {describe_device(r.device) for r in all_runs}
+    methods = {name: (seed_summary({s: run.summary() for s, run in g.items()}) if g is not None else runs[name].summary())
+               for name, g in grouped.items()}
+    seeds = sorted({s for g in grouped.values() if g is not None for s in g})
     return {
         "experiment": experiment,
-        "profile": current_profile(),
+        "profile": settings.profile or current_profile(),
         "device": ", ".join(sorted(devices)),
         "torch": torch.__version__,
         "data": data,
-        "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")},
-        "methods": {name: run.summary() for name, run in runs.items()},
+        "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")}
+        | ({"seeds": seeds} if seeds else {}),
+        "methods": methods,
     }
 
 

@@ -1,6 +1,6 @@
 """FID through one well-kept library: torchmetrics' ``FrechetInceptionDistance`` (torch-fidelity's Inception).
 
-The Fréchet Inception Distance (Heusel et al., 2017) of the WAE slides (seed 004: FID 63 / 55 / 42
+The Fréchet Inception Distance (Heusel et al., 2017) of the WAE slides (Tolstikhin et al.: FID 63 / 55 / 42
 for VAE / WAE-MMD / WAE-GAN on CelebA, 2 for real images) is the Fréchet distance between Gaussians
 fitted to the 2,048 pool features of the standard FID Inception v3 network. We do not re-implement
 it: :func:`inception_fid` calls torchmetrics, whose default feature extractor is torch-fidelity's port
@@ -9,19 +9,23 @@ of that network, with its weights downloaded on first use (``~/.cache/torch/hub`
 Where the weights cannot be loaded (no network, as on the machine that stored the book), the result
 is ``{"available": False, "reason": ...}`` with the exception that was raised: never a number.
 
-:func:`feature_frechet_distance` runs the same torchmetrics code with any other feature network
-(the tests use a small stand-in); its number is a Fréchet distance in *that* network's features,
-never FID, and its record says so.
+The Fréchet distance itself, in features the book computes (chapter 6's digit classifier), is
+:func:`wisetut.image_metrics.frechet_distance`; the tests check that torchmetrics' FID code gives
+the same number in the same features.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from wisetut.data.images import as_float_batch
 
-__all__ = ["inception_fid", "feature_frechet_distance", "load_inception_fid", "FID_FEATURES"]
+__all__ = ["inception_fid", "load_inception_fid", "FID_FEATURES"]
 
 FID_FEATURES = 2048  # the pool3 features of the standard FID Inception v3
 
@@ -63,10 +67,13 @@ def inception_fid(real: Tensor, fake: Tensor, *, batch_size: int = 100, device: 
     _check_images("real", real)
     _check_images("fake", fake)
     device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+    printed = io.StringIO()  # torch.hub's "Downloading: ..." line: shown if the download works, dropped if not
     try:
-        metric = load_inception_fid(device)
+        with contextlib.redirect_stderr(printed):
+            metric = load_inception_fid(device)
     except Exception as e:  # no network, no torch-fidelity, a broken cache: recorded, never faked
         return {"available": False, "reason": f"Inception weights for FID could not be loaded ({type(e).__name__}: {e})"}
+    sys.stderr.write(printed.getvalue())
     import torchmetrics
 
     return {
@@ -76,24 +83,4 @@ def inception_fid(real: Tensor, fake: Tensor, *, batch_size: int = 100, device: 
         "n_fake": len(fake),
         "features": f"Inception v3 pool3 ({FID_FEATURES}), torch-fidelity's FID weights",
         "library": f"torchmetrics {torchmetrics.__version__} FrechetInceptionDistance",
-    }
-
-
-def feature_frechet_distance(
-    feature: nn.Module, real: Tensor, fake: Tensor, *, batch_size: int = 100, device: str | torch.device = "cpu"
-) -> dict:
-    """The Fréchet distance of torchmetrics' FID code in the features of ``feature``: **not FID**.
-
-    ``feature`` maps float images in [0, 1] ``[N, 3, H, W]`` to ``[N, d]`` features.
-    """
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
-    _check_images("real", real)
-    _check_images("fake", fake)
-    metric = FrechetInceptionDistance(feature=feature, normalize=True, input_img_size=tuple(real.shape[1:]))
-    return {
-        "frechet_distance": _run(metric, real, fake, batch_size, torch.device(device)),
-        "features": f"{type(feature).__name__} (not Inception: not FID)",
-        "n_real": len(real),
-        "n_fake": len(fake),
     }

@@ -1,6 +1,6 @@
 """Decoding what an auto-encoder has learned: random samples from the prior, and interpolations.
 
-The WAE slides (seed 004) judge a generative auto-encoder by three pictures: *random samples*
+The WAE slides (Tolstikhin et al., 2018) judge a generative auto-encoder by three pictures: *random samples*
 (decode ``z ~ p(z) = N(0, prior_var I)``), *test reconstructions* and *interpolations* (decode the
 points on the line between two held-out codes). The MNIST and faces chapters draw all three.
 A code is the posterior mean ``mu(x)``; every image is the decoder's mean in data space.

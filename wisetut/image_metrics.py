@@ -1,4 +1,4 @@
-"""Image-quality numbers of the WAE slides (seed 004): sharpness and Fréchet distances.
+"""Image-quality numbers of the WAE slides (Tolstikhin et al., 2018): sharpness and Fréchet distances.
 
 - :func:`sharpness`: the slides' "blurriness" measure, the variance of the image filtered with the
   3x3 Laplace kernel ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]`` (as the official WAE code computes it:

@@ -171,7 +171,15 @@ def imq_mmd(z: Tensor, z_prior: Tensor, scales=IMQ_SCALES, prior_var: float = 1.
 
     ``k(x, y) = sum_s C_s / (C_s + ||x - y||^2)`` with ``C_s = 2 d_z prior_var * s`` over the
     scales of the official WAE code (0.1 ... 10).
+
+    Raises:
+        ValueError: for samples not both ``[batch >= 2, latent]``, a ``prior_var`` that is not a
+            positive finite number (the kernel's scale ``C_s`` must be positive), or scales that are not.
     """
+    if not (math.isfinite(prior_var) and prior_var > 0):
+        raise ValueError(f"prior_var must be a positive finite variance, got {prior_var}")
+    if len(scales) == 0 or not all(math.isfinite(s) and s > 0 for s in scales):
+        raise ValueError(f"scales must be positive finite numbers, got {scales}")
     if z.shape != z_prior.shape or z.dim() != 2:
         raise ValueError(f"z and z_prior must both be [batch, latent], got {tuple(z.shape)} and {tuple(z_prior.shape)}")
     m, d = z.shape
@@ -321,11 +329,18 @@ class WAEGAN(_WAE):
         }
 
 
+# The five objectives of this module. Two more methods live with the ideas they belong to:
+# wisetut.nonparametric.NonparametricVAE (Bodin et al., 2017; a second encoder) and
+# wisetut.reconstruction.WiSEVariant (Eq. 15-17 as training objectives, chapter 10).
 METHODS = {cls.name: cls for cls in (AEVB, BetaVAE, WiSE, WAEMMD, WAEGAN)}
 
 
 def make_method(name: str, **hparams) -> Method:
-    """A method by name (``aevb``, ``beta_vae``, ``wise``, ``wae_mmd``, ``wae_gan``) with its hyper-parameters."""
+    """One of this module's five methods by name (``aevb``, ``beta_vae``, ``wise``, ``wae_mmd``, ``wae_gan``).
+
+    The nonparametric VAE and the Eq. 15-17 variants are built from their own modules
+    (:mod:`wisetut.nonparametric`, :mod:`wisetut.reconstruction`), which import this one.
+    """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}: expected one of {', '.join(METHODS)}")
     return METHODS[name](**hparams)

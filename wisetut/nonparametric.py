@@ -1,4 +1,4 @@
-"""The nonparametric VAE of seed 003: a low-dimensional space X that ties a wide Z together.
+"""The nonparametric VAE of Bodin et al. (2017): a low-dimensional space X that ties a wide Z together.
 
 Seed 003 (the workshop paper "a nonparametric VAE", GP-LVM inspired; the book's chapter 8) keeps
 the VAE of Kingma & Welling for reconstruction, with a Z as wide as one likes, and adds a second
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from wisetut.generate import decode_mean
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
-from wisetut.models.mlp import SEED003_DROPOUT, mlp
+from wisetut.models.mlp import BODIN_DROPOUT, mlp
 from wisetut.objectives import aevb_kl
 
 __all__ = ["kernel_weights", "NonparametricVAE", "XSpace", "distance_to_nearest"]
@@ -63,12 +63,12 @@ def kernel_weights(x: Tensor, log_sigma: Tensor | float, log_lengthscale: Tensor
 
     Raises:
         ValueError: for locations not shaped ``[N, x_dim]``, mismatched ``x_dim``, fewer than two
-            points without ``reference``, or a non-finite length scale.
+            points without ``reference``, or a non-finite ``log_sigma`` or length scale.
     """
     _check_points(x, "x")
     log_sigma = torch.as_tensor(log_sigma, dtype=x.dtype, device=x.device)
     log_l = torch.as_tensor(log_lengthscale, dtype=x.dtype, device=x.device)
-    if log_l.dim() != 0 or log_sigma.dim() != 0 or not torch.isfinite(log_l):
+    if log_l.dim() != 0 or log_sigma.dim() != 0 or not (torch.isfinite(log_l) and torch.isfinite(log_sigma)):
         raise ValueError(f"log_sigma and log_lengthscale must be finite scalars, got {log_sigma} and {log_l}")
     if reference is None:
         if len(x) < 2:
@@ -117,7 +117,7 @@ class NonparametricVAE(Method):
         data_dim: int = 784,
         x_dim: int = 2,
         hidden: tuple[int, ...] = (500, 500),
-        dropout: float = SEED003_DROPOUT,
+        dropout: float = BODIN_DROPOUT,
         match_weight: float = 1.0,
     ):
         super().__init__()

@@ -2,7 +2,7 @@
 
 Every number and figure in the book says which profile, data and device produced it:
 :func:`run_record` is that record, :func:`save_results` writes ``results/<experiment>.json``
-(the schema of DESIGN "Machine-readable results") and :func:`save_figure` writes
+(the schema every chapter's results file shares: experiment, profile, device, data, settings, methods, verdicts) and :func:`save_figure` writes
 ``figures/<name>.png``.
 
 Chapters run with the book folder as working directory, so by default these land in
@@ -23,7 +23,7 @@ import torch
 
 from wisetut.profiles import current_profile
 
-__all__ = ["pick_device", "run_record", "output_dir", "save_results", "load_results", "save_figure"]
+__all__ = ["pick_device", "run_record", "output_dir", "data_root", "save_results", "save_figure"]
 
 OUTPUT_ENV_VAR = "WISETUT_OUTPUT_DIR"
 
@@ -66,6 +66,15 @@ def output_dir(kind: str) -> Path:
     return path
 
 
+def data_root() -> Path:
+    """Where the data sets live: the repository's ``data/`` folder seen from a chapter (``../data``), else ``./data``.
+
+    Chapters run with ``book/`` as their working directory, so ``../data`` is the repository's
+    folder (where ``make data`` writes MNIST); on Colab, or anywhere else, ``./data``.
+    """
+    return Path("../data") if Path("../data").is_dir() else Path("data")
+
+
 def save_results(results: dict, experiment: str) -> Path:
     """Write ``results/<experiment>.json`` and return its path."""
     if results.get("experiment") != experiment:
@@ -73,14 +82,6 @@ def save_results(results: dict, experiment: str) -> Path:
     path = output_dir("results") / f"{experiment}.json"
     path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
     return path
-
-
-def load_results(experiment: str) -> dict:
-    """Read ``results/<experiment>.json`` from :func:`output_dir`."""
-    path = output_dir("results") / f"{experiment}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run the chapter that writes {experiment!r} first")
-    return json.loads(path.read_text())
 
 
 def save_figure(fig, name: str) -> Path:

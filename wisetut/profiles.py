@@ -14,7 +14,7 @@ profile changes. A number made under ``quick`` or ``standard`` is never the pape
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -28,7 +28,12 @@ ENV_VAR = "WISETUT_PROFILE"
 
 @dataclass(frozen=True)
 class Settings:
-    """Data size and optimisation settings of one experiment under one profile."""
+    """Data size and optimisation settings of one experiment under one profile.
+
+    ``profile`` is the profile the settings belong to: :func:`settings_for` fills it in, so a
+    results record (:func:`wisetut.experiments.results_record`) reads it from the settings it was
+    made with, not from the environment.
+    """
 
     n_train: int
     n_test: int
@@ -36,6 +41,7 @@ class Settings:
     batch_size: int
     latent_dim: int
     lr: float
+    profile: str = field(default="", repr=False)  # out of the repr: the chapters print it apart
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -97,7 +103,7 @@ SETTINGS: dict[str, dict[str, Settings]] = {
         "standard": Settings(n_train=4_000, n_test=500, epochs=20, batch_size=64, latent_dim=64, lr=StepLR(1e-3, (12,), 0.5)),
         "paper": Settings(n_train=162_770, n_test=19_962, epochs=50, batch_size=256, latent_dim=64, lr=StepLR(3e-4, (30,), 0.5)),
     },
-    # Seed 003 (the nonparametric VAE, chapter 8): batch 128, Adam 1e-3, Z of 500 for its Fig. 2
+    # Bodin et al. (2017), the nonparametric VAE (chapter 8): batch 128, Adam 1e-3, Z of 500 for its Fig. 2
     # (chapter 8 also trains Z of 2, 10, 50; quick stops at 10); 55,000 + 10,000 digits. It gives no epoch count.
     "npvae": {
         "quick": Settings(n_train=256, n_test=256, epochs=2, batch_size=128, latent_dim=10, lr=1e-3),
@@ -143,4 +149,4 @@ def settings_for(experiment: str, profile: str | None = None) -> Settings:
     profile = current_profile() if profile is None else profile
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
-    return SETTINGS[experiment][profile]
+    return replace(SETTINGS[experiment][profile], profile=profile)

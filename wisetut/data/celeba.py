@@ -20,12 +20,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
+
+from wisetut import checkpoints
 
 __all__ = ["CelebAData", "CelebAFiles", "locate_celeba", "load_celeba", "crop_and_resize", "SPLITS", "HOW_TO_GET"]
 
@@ -169,15 +172,16 @@ def load_celeba(
     path = cache / f"celeba64-{split}-{len(names)}.pt"
     key = _source_key(files, names)
     if path.is_file():
-        saved = torch.load(path, weights_only=True)
-        if saved.get("format") == _CACHE_FORMAT and saved.get("key") == key:
+        try:
+            saved = checkpoints.load(path)
+        except checkpoints.CheckpointError as e:
+            warnings.warn(f"rebuilding the CelebA crop cache: {e}", stacklevel=2)
+            saved = None
+        if isinstance(saved, dict) and saved.get("format") == _CACHE_FORMAT and saved.get("key") == key:
             return CelebAData(saved["x"], split, f"CelebA ({files.layout}, cached 64x64 crops)")
     x = torch.empty(len(names), 3, SIZE, SIZE, dtype=torch.uint8)
     for i, name in enumerate(tqdm(names, desc=f"CelebA {split}: decoding and cropping", disable=not progress, unit="img")):
         with Image.open(files.image_dir / name) as img:
             x[i] = crop_and_resize(pil_to_tensor(img.convert("RGB")))
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": _CACHE_FORMAT, "key": key, "x": x}, tmp)
-    os.replace(tmp, path)
+    checkpoints.save(path, {"format": _CACHE_FORMAT, "key": key, "x": x})
     return CelebAData(x, split, f"CelebA ({files.layout})")

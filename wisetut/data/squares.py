@@ -1,4 +1,4 @@
-"""The fading squares of Rubenstein et al. (2018), as the WAE slides (seed 004) show them.
+"""The fading squares of Rubenstein et al. (2018), as the WAE slides (Tolstikhin et al., 2018) show them.
 
 "32x32 pixel images of centred, grey squares on a black background": the only factor of
 variation is the grey level, so the data's intrinsic dimension is 1. The slides give neither the

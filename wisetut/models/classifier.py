@@ -12,14 +12,14 @@ classifier's* features; it is never called FID.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from wisetut import checkpoints
 
 __all__ = ["DigitClassifier", "digit_classifier"]
 
@@ -67,14 +67,6 @@ class DigitClassifier(nn.Module):
         return torch.cat([F.softmax(self(x[i : i + batch_size].to(dev)), 1).cpu() for i in range(0, len(x), batch_size)])
 
 
-def _data_hash(x: Tensor, y: Tensor) -> str:
-    h = hashlib.sha256()
-    for t in (x, y):
-        h.update(str((tuple(t.shape), str(t.dtype))).encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def digit_classifier(
     x_train: Tensor,
     y_train: Tensor,
@@ -94,22 +86,25 @@ def digit_classifier(
     Raises:
         ValueError: for digits not shaped ``[N, 1, 28, 28]``, or labels not in 0..9 of length N;
             or if ``path`` holds a classifier trained on other digits or settings (delete it to retrain).
+        CheckpointError: if the file at ``path`` is corrupted or unreadable, or ``path`` is not writable.
     """
     DigitClassifier._check(x_train)
     if y_train.shape != (len(x_train),) or y_train.min() < 0 or y_train.max() > 9:
         raise ValueError(f"y_train must be {len(x_train)} labels in 0..9, got shape {tuple(y_train.shape)}")
     path = Path(path)
-    key = {"data": _data_hash(x_train, y_train), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    key = {"data": checkpoints.tensor_digest(x_train, y_train), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
     net = DigitClassifier()
     if path.exists():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if saved.get("format") != _FORMAT or saved.get("key") != key:
+        saved = checkpoints.load(path, map_location="cpu")  # CRC-checked
+        saved_key = saved.get("key") if isinstance(saved, dict) and saved.get("format") == _FORMAT else None
+        if saved_key != key:
             raise ValueError(
                 f"{path} holds a digit classifier trained on other digits or settings "
-                f"({saved.get('key')} vs {key}); delete it to retrain"
+                f"({saved_key} vs {key}); delete it to retrain"
             )
         net.load_state_dict(saved["state"])
     else:
+        checkpoints.check_writable(path)  # before training, not after
         torch.manual_seed(seed)
         net = DigitClassifier()  # initial weights from the seed
         opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -123,10 +118,7 @@ def digit_classifier(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"format": _FORMAT, "key": key, "state": net.state_dict()}, tmp)
-        os.replace(tmp, path)
+        checkpoints.save(path, {"format": _FORMAT, "key": key, "state": net.state_dict()})
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)

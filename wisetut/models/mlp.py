@@ -1,4 +1,4 @@
-"""The MLP VAE of Kingma & Welling (2014), as the nonparametric VAE (seed 003) uses it for MNIST.
+"""The MLP VAE of Kingma & Welling (2014), as the nonparametric VAE (Bodin et al., 2017) uses it for MNIST.
 
 Seed 003 ("a nonparametric VAE", its Experiments section): "the decoder and both encoders as
 Multilayer Perceptrons (MLP) with the same architecture as in the original VAE ...; two hidden
@@ -22,12 +22,12 @@ from torch import nn
 
 from wisetut.models.base import AutoEncoder
 
-__all__ = ["mlp", "mlp_autoencoder", "SEED003_DROPOUT"]
+__all__ = ["mlp", "mlp_autoencoder", "BODIN_DROPOUT"]
 
-SEED003_DROPOUT = 0.1  # seed 003's "drop-out probability of 0.9", read as keep_prob = 0.9
+BODIN_DROPOUT = 0.1  # Bodin et al.'s "drop-out probability of 0.9", read as keep_prob = 0.9
 
 
-def mlp(n_in: int, n_out: int, hidden: tuple[int, ...] = (500, 500), dropout: float = SEED003_DROPOUT) -> nn.Sequential:
+def mlp(n_in: int, n_out: int, hidden: tuple[int, ...] = (500, 500), dropout: float = BODIN_DROPOUT) -> nn.Sequential:
     """``Linear -> tanh -> Dropout`` for each hidden layer, then a linear output layer.
 
     Raises:
@@ -48,7 +48,7 @@ def mlp(n_in: int, n_out: int, hidden: tuple[int, ...] = (500, 500), dropout: fl
 def mlp_autoencoder(
     latent_dim: int = 2,
     hidden: tuple[int, ...] = (500, 500),
-    dropout: float = SEED003_DROPOUT,
+    dropout: float = BODIN_DROPOUT,
     data_shape: tuple[int, ...] = (1, 28, 28),
 ) -> AutoEncoder:
     """Kingma & Welling's Gaussian MLP encoder and Bernoulli MLP decoder for digits in ``[0, 1]``.
