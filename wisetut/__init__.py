@@ -12,6 +12,9 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
   :mod:`wisetut.checkpoints`: atomic, verified files and what identifies a run.
 - :mod:`wisetut.latent`, :mod:`wisetut.generate`, :mod:`wisetut.image_metrics`: measuring what was learned;
   :mod:`wisetut.fid`: FID through torchmetrics, or why it is unavailable.
+- :mod:`wisetut.runs`: what each training chapter trains, defined once; :mod:`wisetut.cli`:
+  ``python -m wisetut list`` and ``train`` (the same runs from the command line).
+- :mod:`wisetut.distributed`: the engine under ``torchrun``, the batch-coupled terms over the global batch.
 - :mod:`wisetut.profiles`: how big a run is (``WISETUT_PROFILE``).
 - :mod:`wisetut.outputs`: where results and figures go, and what made them.
 """

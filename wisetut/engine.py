@@ -18,6 +18,12 @@ A checkpoint is verified before it is used (:mod:`wisetut.checkpoints`): one who
 corrupted or malformed, or that holds more epochs than asked for is a :class:`CheckpointError`
 that changes nothing: not the file, not the model, not the method. Data and the checkpoint path
 are checked before the first step (:func:`check_data`, :func:`~wisetut.checkpoints.check_writable`).
+
+Under ``torchrun --nproc-per-node K`` the same call trains over K processes
+(:mod:`wisetut.distributed`): each takes its rows of every global batch of ``batch_size``, the
+batch-coupled terms are computed over the global batch, and the run is the one-process run (same
+fingerprint and checkpoints, the same numbers up to the order of float sums). Rank 0 writes the
+checkpoint and shows the progress bar.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from wisetut import checkpoints
+from wisetut import checkpoints, distributed
 from wisetut.checkpoints import CheckpointError, module_structure, tensor_digest
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
@@ -336,11 +342,13 @@ def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict,
         optimizers[name].zero_grad(set_to_none=True)
         loss.backward(inputs=groups[name], retain_graph=i < len(losses) - 1)
     for name in losses:
+        distributed.sync_gradients(groups[name])  # the mean over processes in a run over several; else nothing
         optimizers[name].step()
     with torch.no_grad():
         kl = aevb_kl(f.mu, f.logvar).mean()
         rec = f.recon.mean()
-        return torch.stack([rec, kl, wise_kl_metric(f.mu, f.logvar), losses["model"], -(rec + kl)])
+        wise = wise_kl_metric(distributed.gather(f.mu), distributed.gather(f.logvar))  # the global batch's
+        return torch.stack([rec, kl, wise, losses["model"], -(rec + kl)])
 
 
 def _on_device(x: Tensor, device: torch.device) -> Tensor:
@@ -402,6 +410,8 @@ def train(
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and not ckpt_path.exists():
         checkpoints.check_writable(ckpt_path)  # now, not after the first epoch
+    shard = distributed.setup()  # one process, or this one's rows of every batch under torchrun
+    progress = progress and shard.is_main
     device = pick_device(device)
     method.configure_model(model)
     model.to(device)
@@ -409,10 +419,11 @@ def train(
     groups = method.parameter_groups(model)
     opt_settings = {name: method.optimizer_settings(name, float(lr)) for name in groups}
     optimizers = {name: make_adam(params, **opt_settings[name]) for name, params in groups.items()}
-    fingerprint = _fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed)
+    fingerprint = _fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed) | shard.fingerprint(batch_size)
     history, start_epoch = History(), 0
     if ckpt_path is not None and ckpt_path.exists():
         history, start_epoch = _load_checkpoint(ckpt_path, fingerprint, epochs, model, method, optimizers, device)
+    distributed.prepare(shard, model, method, batch_size)  # several processes: global batch norm and dropout
 
     train_x = _on_device(train_x, device)
     use_amp = amp and device.type == "cuda"
@@ -441,13 +452,15 @@ def train(
         order = torch.randperm(len(train_x))
         sums = torch.zeros(len(_TRAIN_METRICS), device=device, dtype=torch.float64)  # one per _TRAIN_METRICS
         for step in range(n_batches):
-            idx = order[step * batch_size : (step + 1) * batch_size]
+            idx = order[step * batch_size : (step + 1) * batch_size][shard.rows(batch_size)]
             xb = as_float_batch(train_x[idx.to(train_x.device)].to(device, non_blocking=True))
-            sums += train_step(model, method, xb, optimizers, groups, autocast).double()
+            with distributed.sharded_step(shard):
+                sums += train_step(model, method, xb, optimizers, groups, autocast).double()
             if on_step is not None:
                 on_step(epoch, step)
             if step % 20 == 19 or step == n_batches - 1:
                 bar.update(step % 20 + 1)
+        sums = distributed.average(sums, shard)
         train_row = dict(zip(_TRAIN_METRICS, (sums / n_batches).tolist()))  # averages over the epoch's steps
         if not all(math.isfinite(v) for v in train_row.values()):
             raise FloatingPointError(f"{method.name}: non-finite training metrics in epoch {epoch + 1}: {train_row}")
@@ -455,7 +468,7 @@ def train(
         test_row.update(method.held_out_metrics(model, test_x, batch_size))
         history.append(train_row, test_row, time.perf_counter() - t0)
         bar.set_postfix(recon=f"{train_row['recon']:.3g}", test_mse=f"{test_row['recon_mse']:.3g}", refresh=False)
-        if ckpt_path is not None:
+        if ckpt_path is not None and shard.is_main:  # one writer; every process resumes from it
             checkpoints.save(
                 ckpt_path,
                 {
@@ -469,5 +482,6 @@ def train(
                 },
             )
     bar.close()
+    distributed.release(model, method)
     test = {k: v[-1] for k, v in history.test.items()}
     return TrainResult(model, method, history, test, device, resumed_from_epoch=start_epoch)

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from wisetut import distributed
 from wisetut.claims import mean_interval
 from wisetut.engine import TrainResult, train
 from wisetut.methods import Method
@@ -26,7 +27,20 @@ from wisetut.models.base import AutoEncoder
 from wisetut.outputs import describe_device, output_dir, pick_device
 from wisetut.profiles import Settings, current_profile
 
-__all__ = ["train_methods", "results_record", "seed_summary", "convergence"]
+__all__ = ["train_methods", "checkpoint_path", "results_record", "seed_summary", "convergence"]
+
+
+def checkpoint_path(experiment: str, method: str, seed: int = 0, profile: str | None = None) -> Path:
+    """Where :func:`train_methods` keeps a run: ``checkpoints/<experiment>-<profile>-<method>[-seed<k>].pt``.
+
+    One file per run, whichever form asked for it: seed 0 (the run the figures show) has no
+    suffix, the name the chapters' ``seed=0`` calls have always used, and seed ``k > 0`` ends in
+    ``-seed<k>``. Under :func:`~wisetut.outputs.output_dir`; ``profile`` defaults to
+    :func:`~wisetut.profiles.current_profile`.
+    """
+    profile = current_profile() if profile is None else profile
+    suffix = "" if int(seed) == 0 else f"-seed{int(seed)}"
+    return output_dir("checkpoints") / f"{experiment}-{profile}-{method}{suffix}.pt"
 
 
 def train_methods(
@@ -46,35 +60,32 @@ def train_methods(
 ) -> dict:
     """Train each of ``methods`` on the same data from the same initial weights, for one seed or several.
 
-    With ``seed`` (one run per method) it returns ``{method: TrainResult}`` and checkpoints go to
-    ``checkpoints/<experiment>-<profile>-<method>.pt``. With ``seeds`` (a list) every method is
-    trained once per seed, each from its own copy of the method, and it returns
-    ``{method: {seed: TrainResult}}`` with checkpoints ``<experiment>-<profile>-<method>-seed<k>.pt``.
-    A seed sets the initial weights (the same for every method), the batch order and the noise;
-    seed 0 is the run a chapter's figures show. Checkpoints live under
-    :func:`~wisetut.outputs.output_dir`; ``amp`` defaults to on for CUDA.
+    With ``seed`` (one run per method) it returns ``{method: TrainResult}``. With ``seeds`` (a list)
+    every method is trained once per seed, each from its own copy of the method, and it returns
+    ``{method: {seed: TrainResult}}``. A seed sets the initial weights (the same for every
+    method), the batch order and the noise; seed 0 is the run a chapter's figures show. Each run
+    has one checkpoint, :func:`checkpoint_path` (so ``seeds=[0, 1, 2]`` loads the run of
+    ``seed=0``); ``amp`` defaults to on for CUDA.
 
     ``workers > 1`` (CPU only) first trains up to that many runs at once, each in its own process
     with one thread, into the same checkpoints; the loop below then loads them. A run is exact
     either way: each process repeats its run bit for bit, and an interrupted parallel run resumes
     from its checkpoints like any other. Runs whose checkpoints are already finished are not sent
-    to the workers (nothing to show). On a GPU ``workers`` is ignored. ``model_fn`` must then be
-    picklable (a module-level function, not a lambda).
+    to the workers (nothing to show). On a GPU, or under ``torchrun``, ``workers`` is ignored.
+    ``model_fn`` must then be picklable (a module-level function, not a lambda).
     """
     device = pick_device(device)
     amp = device.type == "cuda" if amp is None else amp
-    profile = current_profile()
-    folder = output_dir("checkpoints")
     if seeds is None:
-        jobs = {name: (method, int(seed), folder / f"{experiment}-{profile}-{name}.pt") for name, method in methods.items()}
+        jobs = {name: (method, int(seed), checkpoint_path(experiment, name, seed)) for name, method in methods.items()}
     else:
         seeds = [int(s) for s in seeds]
-        if not seeds or len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds}")
-        jobs = {(name, s): (copy.deepcopy(method), s, folder / f"{experiment}-{profile}-{name}-seed{s}.pt")
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds}")
+        jobs = {(name, s): (copy.deepcopy(method), s, checkpoint_path(experiment, name, s))
                 for name, method in methods.items() for s in seeds}
     todo = {key: job for key, job in jobs.items() if not _finished(job[2], settings.epochs)}
-    if workers > 1 and device.type == "cpu" and len(todo) > 1:
+    if workers > 1 and device.type == "cpu" and len(todo) > 1 and not distributed.current().distributed:
         _train_in_processes(model_fn, todo, train_x, test_x, settings, workers, progress, experiment)
     runs = {
         key: _train_seeded(model_fn, method, train_x, test_x, settings, s, path, device=device, amp=amp,

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wisetut import distributed
 from wisetut.models.base import AutoEncoder
 from wisetut.objectives import aevb_kl, wise_kl
 
@@ -47,10 +48,15 @@ class Forward:
 
     @classmethod
     def run(cls, model: AutoEncoder, x: Tensor, generator: torch.Generator | None = None) -> "Forward":
-        """Encode, draw ``z ~ q(z|x)`` (from ``generator``, else the global RNG), decode."""
+        """Encode, draw ``z ~ q(z|x)`` (from ``generator``, else the global RNG), decode.
+
+        In a step of a run over several processes, ``eps`` is this process's rows of the global
+        batch's draw (:func:`wisetut.distributed.normal`), so every sample gets the noise of the
+        one-process run.
+        """
         mu, logvar = model.encode(x)
         mu, logvar = mu.float(), logvar.float()  # objectives in float32 under mixed precision
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        eps = distributed.normal(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         z = mu + eps * (0.5 * logvar).exp()
         out = model.decode(z)
         return cls(x, mu, logvar, z, out, model.recon_error(x, out.float()))
@@ -60,6 +66,9 @@ class Method(nn.Module):
     """An objective over :class:`Forward`; a ``nn.Module`` so it can hold an adversary's weights."""
 
     name = "method"
+    # True when losses() gives the one-process objective with the batch split over processes: every
+    # batch-coupled term through wisetut.distributed.coupled, per-sample terms as local means
+    splits_batches = True
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
         """The loss of each parameter group, to minimise: ``{"model": ...}`` (plus any others)."""
@@ -154,9 +163,12 @@ class WiSE(Method):
         -30 (sigma = 3e-7, below float32's resolution of a mean of order 1) stops that and changes
         nothing for posteriors above it.
         """
-        m = f.x.shape[0]
         logvar = f.logvar if self.logvar_floor is None else f.logvar.clamp_min(self.logvar_floor)
-        return {"model": (f.recon.sum() + self.kl_weight * wise_kl(f.mu, logvar)) / m}
+        # Eq. 21 over the whole (global) batch of M; this process's reconstruction sum stands for
+        # M/m times its share, so the mean of the processes' losses is Eq. 27's (M = m in one process)
+        mu, logvar = distributed.coupled(f.mu), distributed.coupled(logvar)
+        m = mu.shape[0]
+        return {"model": (f.recon.sum() * (m / f.x.shape[0]) + self.kl_weight * wise_kl(mu, logvar)) / m}
 
     def hparams(self) -> dict:
         # the floor enters the fingerprint only when set, so runs without it keep their checkpoints
@@ -232,7 +244,9 @@ class WAEMMD(_WAE):
         super().__init__(lam, deterministic)
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
-        return {"model": f.recon.mean() + self.lam * imq_mmd(f.z, torch.randn_like(f.z))}
+        # the MMD over the global batch: codes and prior draws of every process (one process: f.z itself)
+        z, z_prior = distributed.coupled(f.z), distributed.coupled(distributed.normal_like(f.z))
+        return {"model": f.recon.mean() + self.lam * imq_mmd(z, z_prior)}
 
 
 class WAEGAN(_WAE):
@@ -309,7 +323,7 @@ class WAEGAN(_WAE):
         return {"lr": lr, "betas": (self.ae_beta1, 0.999)}
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
-        logit_q, logit_p = self.logits(f.z), self.logits(torch.randn_like(f.z))
+        logit_q, logit_p = self.logits(f.z), self.logits(distributed.normal_like(f.z))
         ones, zeros = torch.ones_like(logit_q), torch.zeros_like(logit_q)
         bce = F.binary_cross_entropy_with_logits
         return {

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from wisetut import distributed
 from wisetut.generate import decode_mean
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
@@ -148,7 +149,9 @@ class NonparametricVAE(Method):
 
     def match(self, y: Tensor, mu: Tensor) -> Tensor:
         """Per-sample ``||E[z_i] - E[z~_i]||^2`` ``[M]`` for a batch of digits ``y`` and their means ``mu``."""
-        z_tilde = self.weights(self._x(y)) @ mu  # Eq. 4: convex combinations of the other codes
+        # Eq. 4: convex combinations of the other codes of the (global) batch; this process's rows
+        x_all, mu_all = distributed.coupled(self._x(y)), distributed.coupled(mu)
+        z_tilde = distributed.own(self.weights(x_all)) @ mu_all
         return (mu - z_tilde).square().sum(1)
 
     def losses(self, f: Forward) -> dict[str, Tensor]:

@@ -100,6 +100,7 @@ class WiSEVariant(Method):
     """
 
     name = "wise_variant"
+    splits_batches = False  # Eq. 15 and 16 pair every code with every input: not written for several processes
 
     def __init__(self, term: str = "eq17", kl: str = "eq21", kl_weight: float = 1.0, mc_samples: int = 16, gap_batches: int = 8):
         super().__init__()
