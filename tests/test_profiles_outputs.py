@@ -119,7 +119,8 @@ def test_seeds_are_first_class(monkeypatch, tmp_path):
     x, x_test = make_sine_waves(64).x, make_sine_waves(32, seed=1).x
     methods = {"aevb": AEVB(), "wise": WiSE()}
     grouped = train_methods("sine", sine_autoencoder, methods, x, x_test, settings, seeds=[0, 1], device="cpu", progress=False)
-    single = train_methods("sine", sine_autoencoder, methods, x, x_test, settings, seed=1, device="cpu", progress=False)
+    # the one-seed form names its run without a suffix, the file of seed 0 above: train it under another name
+    single = train_methods("sine_alone", sine_autoencoder, methods, x, x_test, settings, seed=1, device="cpu", progress=False)
     assert set(grouped) == {"aevb", "wise"} and set(grouped["wise"]) == {0, 1}
     assert (tmp_path / "checkpoints" / "sine-quick-wise-seed1.pt").exists()
     for name in methods:  # the seeded run is the single-seed run with that seed

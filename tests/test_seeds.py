@@ -48,6 +48,11 @@ def test_seeds_are_grouped_and_checkpointed_per_seed(quick):
     assert_same_state(single["wise"].model, runs["wise"][0].model)
 
 
+def test_the_one_seed_form_keeps_its_names_for_every_seed(quick):
+    _train(seed=3)  # as chapter 11 calls it: one experiment per seed, each with its own seed
+    assert sorted(p.name for p in (quick / "checkpoints").iterdir()) == ["sine-quick-wae_gan.pt", "sine-quick-wise.pt"]
+
+
 def test_each_seed_trains_its_own_copy_of_the_method(quick, tmp_path_factory, monkeypatch):
     together = _train(seeds=[0, 1])
     monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path_factory.mktemp("alone")))

@@ -30,16 +30,17 @@ from wisetut.profiles import Settings, current_profile
 __all__ = ["train_methods", "checkpoint_path", "results_record", "seed_summary", "convergence"]
 
 
-def checkpoint_path(experiment: str, method: str, seed: int = 0, profile: str | None = None) -> Path:
+def checkpoint_path(experiment: str, method: str, seed: int | None = None, profile: str | None = None) -> Path:
     """Where :func:`train_methods` keeps a run: ``checkpoints/<experiment>-<profile>-<method>[-seed<k>].pt``.
 
-    One file per run, whichever form asked for it: seed 0 (the run the figures show) has no
-    suffix, the name the chapters' ``seed=0`` calls have always used, and seed ``k > 0`` ends in
-    ``-seed<k>``. Under :func:`~wisetut.outputs.output_dir`; ``profile`` defaults to
-    :func:`~wisetut.profiles.current_profile`.
+    ``seed=None``: the one-seed form's run (``train_methods(..., seed=k)``), which has no suffix
+    whatever its seed, as the chapters have always named it. ``seed=k``: seed ``k`` of a
+    ``seeds=[...]`` run, which ends in ``-seed<k>``, except seed 0 (the run the figures show):
+    it is the chapters' ``seed=0`` run and shares its file. Under
+    :func:`~wisetut.outputs.output_dir`; ``profile`` defaults to :func:`~wisetut.profiles.current_profile`.
     """
     profile = current_profile() if profile is None else profile
-    suffix = "" if int(seed) == 0 else f"-seed{int(seed)}"
+    suffix = "" if not seed else f"-seed{int(seed)}"
     return output_dir("checkpoints") / f"{experiment}-{profile}-{method}{suffix}.pt"
 
 
@@ -63,9 +64,9 @@ def train_methods(
     With ``seed`` (one run per method) it returns ``{method: TrainResult}``. With ``seeds`` (a list)
     every method is trained once per seed, each from its own copy of the method, and it returns
     ``{method: {seed: TrainResult}}``. A seed sets the initial weights (the same for every
-    method), the batch order and the noise; seed 0 is the run a chapter's figures show. Each run
-    has one checkpoint, :func:`checkpoint_path` (so ``seeds=[0, 1, 2]`` loads the run of
-    ``seed=0``); ``amp`` defaults to on for CUDA.
+    method), the batch order and the noise; seed 0 is the run a chapter's figures show.
+    Checkpoints: :func:`checkpoint_path` (``seeds=[0, 1, 2]`` loads the run of ``seed=0``, and the
+    one-seed form keeps the names the chapters have always used); ``amp`` defaults to on for CUDA.
 
     ``workers > 1`` (CPU only) first trains up to that many runs at once, each in its own process
     with one thread, into the same checkpoints; the loop below then loads them. A run is exact
@@ -77,7 +78,7 @@ def train_methods(
     device = pick_device(device)
     amp = device.type == "cuda" if amp is None else amp
     if seeds is None:
-        jobs = {name: (method, int(seed), checkpoint_path(experiment, name, seed)) for name, method in methods.items()}
+        jobs = {name: (method, int(seed), checkpoint_path(experiment, name)) for name, method in methods.items()}
     else:
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
