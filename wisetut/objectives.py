@@ -177,7 +177,28 @@ def _dim_major(*tensors: Tensor) -> list[Tensor]:
     return [t.t().contiguous() for t in tensors]
 
 
-class _LogOverlap(torch.autograd.Function):
+def _log_overlap_grads(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Tensor, g: Tensor, *, symmetric: bool):
+    """The gradients of the [A, B] log overlaps in all four inputs, given ``g`` (both Functions' backward).
+
+    The tiled, in-place, first-order pass (:func:`_tiled_log_overlap_grads`; ``symmetric`` when
+    ``a`` and ``b`` are the same batch), or, when a graph of the gradient is wanted (double
+    backward), :func:`_log_overlap_grads_broadcast`, the same formulas in differentiable ops.
+    """
+    if torch.is_grad_enabled():  # a graph of the gradient is wanted (double backward)
+        return _log_overlap_grads_broadcast(mu_a, logvar_a, mu_b, logvar_b, g)
+    ma, va, mb, vb = _dim_major(mu_a, logvar_a.exp(), mu_b, logvar_b.exp())
+    return tuple(t.t() for t in _tiled_log_overlap_grads(ma, va, mb, vb, g, symmetric=symmetric))
+
+
+class _SavesInputs(torch.autograd.Function):
+    """Both overlap Functions keep their inputs for the backward pass (new-style, so ``torch.func`` works)."""
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(*inputs)
+
+
+class _LogOverlap(_SavesInputs):
     """log N(mu_a; mu_b, var_a + var_b) summed over latent dims, with an O(A B + (A+B) d) backward.
 
     Forward, per latent dimension k (Appendix B, Eq. 22-23)::
@@ -203,19 +224,11 @@ class _LogOverlap(torch.autograd.Function):
         return _tiled_log_overlap(ma, va, mb, vb, symmetric=False)
 
     @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
     def backward(ctx, g: Tensor):
-        mu_a, logvar_a, mu_b, logvar_b = ctx.saved_tensors
-        if torch.is_grad_enabled():  # a graph of the gradient is wanted (double backward)
-            return _log_overlap_grads_broadcast(mu_a, logvar_a, mu_b, logvar_b, g)
-        ma, va, mb, vb = _dim_major(mu_a, logvar_a.exp(), mu_b, logvar_b.exp())
-        return tuple(t.t() for t in _tiled_log_overlap_grads(ma, va, mb, vb, g, symmetric=False))
+        return _log_overlap_grads(*ctx.saved_tensors, g, symmetric=False)
 
 
-class _SelfLogOverlap(torch.autograd.Function):
+class _SelfLogOverlap(_SavesInputs):
     """:class:`_LogOverlap` of a batch with itself, ``[M, M]``: half the work, by the symmetry ``L_ab = L_ba``."""
 
     @staticmethod
@@ -224,18 +237,10 @@ class _SelfLogOverlap(torch.autograd.Function):
         return _tiled_log_overlap(m, v, m, v, symmetric=True)
 
     @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
     def backward(ctx, g: Tensor):
         mu, logvar = ctx.saved_tensors
-        if torch.is_grad_enabled():  # a graph of the gradient is wanted (double backward)
-            grad_mu_a, grad_logvar_a, grad_mu_b, grad_logvar_b = _log_overlap_grads_broadcast(mu, logvar, mu, logvar, g)
-            return grad_mu_a + grad_mu_b, grad_logvar_a + grad_logvar_b
-        m, v = _dim_major(mu, logvar.exp())
-        grad_mu_a, grad_logvar_a, grad_mu_b, grad_logvar_b = _tiled_log_overlap_grads(m, v, m, v, g, symmetric=True)
-        return (grad_mu_a + grad_mu_b).t(), (grad_logvar_a + grad_logvar_b).t()
+        grad_mu_a, grad_logvar_a, grad_mu_b, grad_logvar_b = _log_overlap_grads(mu, logvar, mu, logvar, g, symmetric=True)
+        return grad_mu_a + grad_mu_b, grad_logvar_a + grad_logvar_b
 
 
 def log_gaussian_overlap(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Tensor) -> Tensor:
