@@ -176,9 +176,6 @@ def _train_in_processes(model_fn, jobs, train_x, test_x, settings, workers, prog
         failed.result()
 
 
-_SEED_METRICS = ("test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds")
-
-
 def seed_summary(per_seed: dict[int, dict]) -> dict:
     """A method's entry over seeds: each metric's mean, its 95% interval (``ci95``) and the per-seed entries.
 
@@ -209,12 +206,11 @@ def results_record(experiment: str, settings: Settings, data: dict, runs: dict) 
     ``{method: {seed: TrainResult}}``, whose entries are :func:`seed_summary` (mean, interval and
     per-seed values). The profile is the one ``settings`` belong to (else the active one).
     """
-    grouped = {name: (r if isinstance(r, dict) else None) for name, r in runs.items()}
-    all_runs = [run for name, r in runs.items() for run in (r.values() if isinstance(r, dict) else [r])]
-    devices = {describe_device(r.device) for r in all_runs}
-    methods = {name: (seed_summary({s: run.summary() for s, run in g.items()}) if g is not None else runs[name].summary())
-               for name, g in grouped.items()}
-    seeds = sorted({s for g in grouped.values() if g is not None for s in g})
+    by_seed = {name: r for name, r in runs.items() if isinstance(r, dict)}  # the seeds=[...] form
+    methods = {name: seed_summary({s: run.summary() for s, run in by_seed[name].items()}) if name in by_seed else r.summary()
+               for name, r in runs.items()}
+    devices = {describe_device(run.device) for r in runs.values() for run in (r.values() if isinstance(r, dict) else [r])}
+    seeds = sorted({s for r in by_seed.values() for s in r})
     return {
         "experiment": experiment,
         "profile": settings.profile or current_profile(),
