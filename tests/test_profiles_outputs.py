@@ -57,7 +57,8 @@ def test_results_record_follows_the_design_schema(monkeypatch, tmp_path):
     path = save_results(record, "sine")
     loaded = json.loads(path.read_text())
     assert set(loaded) >= {"experiment", "profile", "device", "data", "settings", "methods"}
-    assert loaded["profile"] == "quick" and loaded["settings"] == {"epochs": 1, "batch_size": 32, "latent_dim": 4, "lr": 1e-3}
+    assert loaded["profile"] == "quick" and loaded["settings"] == {"epochs": 1, "batch_size": 32, "latent_dim": 4, "lr": 1e-3,
+                                                                   "lr_schedule": "constant 0.001"}
     for entry in loaded["methods"].values():
         assert set(entry) >= {"test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds"}
     assert (tmp_path / "checkpoints" / "sine-quick-wise.pt").exists()

@@ -10,7 +10,7 @@ from scipy import stats
 
 from wisetut.data import make_sine_waves
 from wisetut.experiments import checkpoint_path, results_record, train_methods
-from wisetut.methods import WAEGAN, WiSE
+from wisetut.methods import AEVB, WAEGAN, WiSE
 from wisetut.models import sine_autoencoder
 from wisetut.profiles import Settings
 from resume_helpers import assert_same_state
@@ -51,6 +51,23 @@ def test_seeds_are_grouped_and_checkpointed_per_seed(quick):
 def test_the_one_seed_form_keeps_its_names_for_every_seed(quick):
     _train(seed=3)  # as chapter 11 calls it: one experiment per seed, each with its own seed
     assert sorted(p.name for p in (quick / "checkpoints").iterdir()) == ["sine-quick-wae_gan.pt", "sine-quick-wise.pt"]
+
+
+def test_runs_are_named_by_the_profile_their_settings_belong_to(quick):
+    """A chapter stored in one profile can train and load another profile's runs (chapter 4's seeds)."""
+    from dataclasses import replace
+
+    from wisetut.schedule import StepLR, describe_schedule
+
+    runs = _train(seeds=[0, 1]) | train_methods("sine", sine_autoencoder, {"aevb": AEVB()}, X, X_TEST,
+                                                replace(SETTINGS, profile="standard"), seeds=[0, 1], device="cpu",
+                                                progress=False)
+    names = sorted(p.name for p in (quick / "checkpoints").iterdir())
+    assert "sine-standard-aevb.pt" in names and "sine-standard-aevb-seed1.pt" in names
+    assert "sine-quick-wise-seed1.pt" in names and not any("quick-aevb" in n for n in names)
+    assert list(runs) == ["wise", "wae_gan", "aevb"]
+    assert describe_schedule(1e-3) == "constant 0.001"
+    assert describe_schedule(StepLR(5e-4, (30, 40), 0.2)) == "step: 0.0005 from epoch 0, x0.2 at epochs 30, 40 (counted from 0)"
 
 
 def test_each_seed_trains_its_own_copy_of_the_method(quick, tmp_path_factory, monkeypatch):

@@ -26,6 +26,7 @@ from wisetut.methods import Method
 from wisetut.models.base import AutoEncoder
 from wisetut.outputs import describe_device, output_dir, pick_device
 from wisetut.profiles import Settings, current_profile
+from wisetut.schedule import describe_schedule
 
 __all__ = ["train_methods", "checkpoint_path", "results_record", "seed_summary", "convergence"]
 
@@ -66,7 +67,9 @@ def train_methods(
     ``{method: {seed: TrainResult}}``. A seed sets the initial weights (the same for every
     method), the batch order and the noise; seed 0 is the run a chapter's figures show.
     Checkpoints: :func:`checkpoint_path` (``seeds=[0, 1, 2]`` loads the run of ``seed=0``, and the
-    one-seed form keeps the names the chapters have always used); ``amp`` defaults to on for CUDA.
+    one-seed form keeps the names the chapters have always used), under the profile ``settings``
+    belong to (``settings_for("sine", "standard")`` trains and loads the ``standard`` runs from a
+    chapter executed in any profile); ``amp`` defaults to on for CUDA.
 
     ``workers > 1`` (CPU only) first trains up to that many runs at once, each in its own process
     with one thread, into the same checkpoints; the loop below then loads them. A run is exact
@@ -77,13 +80,15 @@ def train_methods(
     """
     device = pick_device(device)
     amp = device.type == "cuda" if amp is None else amp
+    profile = settings.profile or None  # settings_for(..., "standard") names its runs "-standard-" under any profile
     if seeds is None:
-        jobs = {name: (method, int(seed), checkpoint_path(experiment, name)) for name, method in methods.items()}
+        jobs = {name: (method, int(seed), checkpoint_path(experiment, name, profile=profile))
+                for name, method in methods.items()}
     else:
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
             raise ValueError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds}")
-        jobs = {(name, s): (copy.deepcopy(method), s, checkpoint_path(experiment, name, s))
+        jobs = {(name, s): (copy.deepcopy(method), s, checkpoint_path(experiment, name, s, profile))
                 for name, method in methods.items() for s in seeds}
     todo = {key: job for key, job in jobs.items() if not _finished(job[2], settings.epochs)}
     if workers > 1 and device.type == "cpu" and len(todo) > 1 and not distributed.current().distributed:
@@ -218,7 +223,7 @@ def results_record(experiment: str, settings: Settings, data: dict, runs: dict) 
         "torch": torch.__version__,
         "data": data,
         "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")}
-        | ({"seeds": seeds} if seeds else {}),
+        | {"lr_schedule": describe_schedule(settings.lr)} | ({"seeds": seeds} if seeds else {}),
         "methods": methods,
     }
 

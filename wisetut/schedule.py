@@ -10,7 +10,7 @@ checkpoint's fingerprint. A plain ``float`` is a constant rate, as before.
 
 from __future__ import annotations
 
-__all__ = ["StepLR", "lr_factor", "schedule_key"]
+__all__ = ["StepLR", "lr_factor", "schedule_key", "describe_schedule"]
 
 
 class StepLR(float):
@@ -61,3 +61,11 @@ def schedule_key(lr: float) -> str | None:
     if isinstance(lr, StepLR) and lr.milestones:
         return f"milestones={list(lr.milestones)}, gamma={lr.gamma!r}"
     return None
+
+
+def describe_schedule(lr: float) -> str:
+    """The schedule in words, as a results file records it: ``"constant 0.0005"`` or the steps."""
+    if isinstance(lr, StepLR) and lr.milestones:
+        return (f"step: {float(lr):g} from epoch 0, x{lr.gamma:g} at epochs "
+                + ", ".join(str(m) for m in lr.milestones) + " (counted from 0)")
+    return f"constant {float(lr):g}"
