@@ -101,3 +101,26 @@ def test_mean_interval_matches_scipy():
     ref = stats.t.interval(0.95, 2, loc=np.mean(v), scale=stats.sem(v))
     assert mean == pytest.approx(np.mean(v)) and (lo, hi) == pytest.approx(ref)
     assert claims.mean_interval([3.0]) == (3.0, None, None)
+
+
+def test_seeded_pairs_methods_by_seed_and_quotes_the_reference_run():
+    from wisetut.claims import Seeded
+
+    per_seed = {"a": {0: {"err": 1.0, "lo": 3.0}, 1: {"err": 1.2, "lo": 3.1}, 2: {"err": 0.9, "lo": 2.9}},
+                "b": {0: {"err": 2.0, "lo": 1.0}, 1: {"err": 2.4, "lo": 1.1}, 2: {"err": 1.9, "lo": 0.9}}}
+    t = Seeded(per_seed, labels={"a": "A", "b": "B"}, converged={"a": True, "b": False}, reference={"a": {"err": 0.5}, "b": {"err": 0.7}})
+    v = t.compare("a beats b", "a", "b", "err", claimed="less", source="paper")
+    diffs = np.array([-1.0, -1.2, -1.0])
+    ci = stats.ttest_1samp(diffs, 0.0).confidence_interval(0.95)
+    assert v.state == "holds" and v.test == "paired t" and v.converged is False
+    assert np.allclose(v.interval, (ci.low, ci.high))
+    assert "A 1.033 against B 2.1" in v.numbers and "(main run: 0.5 against 0.7)" in v.numbers
+    same = t.compare("a's lo beats its err", "a", "a", "lo", claimed="greater", b_key="err")
+    assert same.state == "holds" and same.converged is True and "A err" in same.numbers
+    scaled = t.compare("b over 3 times a", "b", "a", "err", claimed="greater", scale=3.0)
+    assert scaled.state == "fails" and "3 × A" in scaled.numbers  # b is about twice a, not three times
+    assert np.isclose(scaled.estimate, np.mean([2.0 - 3.0, 2.4 - 3.6, 1.9 - 2.7]))
+    mean, lo, hi = claims.mean_interval([1.0, 1.2, 0.9])
+    assert t.cell("a", "err", ".3g") == f"{mean:.3g} [{lo:.3g}, {hi:.3g}]"
+    with pytest.raises(ValueError, match="same seeds"):
+        Seeded({"a": {0: {}}, "b": {1: {}}})

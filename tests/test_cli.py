@@ -33,12 +33,12 @@ def test_help_explains_itself():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "cifar"], "invalid choice: 'cifar' (choose from 'sine', 'mnist'"),
+    (["train", "cifar"], "invalid choice: 'cifar' (choose from 'sine', 'sine_annealed', 'mnist'"),
     (["train", "sine", "--methods", "vae"], "sine has no run 'vae': expected some of aevb, beta_vae_1.5"),
     (["train", "sine", "--seeds", "-1"], "expected a seed >= 0"),
     (["train", "sine", "--workers", "0"], "expected at least 1"),
     (["list", "--profile", "huge"], "invalid choice: 'huge' (choose from 'quick', 'standard', 'paper')"),
-    (["list", "cifar"], "unknown experiment 'cifar': expected some of sine, mnist"),
+    (["list", "cifar"], "unknown experiment 'cifar': expected some of sine, sine_annealed, mnist"),
     ([], "required: COMMAND"),
 ])
 def test_bad_arguments_exit_2_and_name_the_choices(quick, capsys, argv, message):

@@ -156,3 +156,18 @@ def test_the_full_set_is_the_official_mnist_and_holds_mlxtends_digits():
     for x, y in ((small.x_train, small.y_train), (small.x_test, small.y_test)):
         rows = (x.flatten(1) * 255).round().byte()
         assert [train.get(r.numpy().tobytes()) for r in rows] == y.tolist()
+
+
+def test_fitted_amplitude_recovers_the_generator_amplitude_whatever_the_phase():
+    from wisetut.data import make_sine_waves
+    from wisetut.data.sine import fitted_amplitude
+
+    clean = make_sine_waves(500, seed=3, noise_std=0.0)
+    est = fitted_amplitude(clean.x, clean.frequency)
+    whole = clean.frequency >= 1.0  # at least one cycle: the amplitude is identified
+    assert torch.allclose(est[whole], clean.amplitude[whole], atol=1e-4)
+    noisy = make_sine_waves(500, seed=3)  # the same waves plus N(0, 0.05^2) noise
+    assert (fitted_amplitude(noisy.x, noisy.frequency)[whole] - clean.amplitude[whole]).abs().max() < 0.03
+    assert torch.allclose(fitted_amplitude(2 * clean.x, clean.frequency)[whole], 2 * est[whole], atol=1e-4)
+    with pytest.raises(ValueError, match=r"expected waves \[N, 1, 256\]"):
+        fitted_amplitude(clean.x[:, 0], clean.frequency)

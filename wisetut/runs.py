@@ -83,7 +83,9 @@ class Experiment:
         network: ``profile -> model_fn`` (``model_fn(latent_dim)`` builds the auto-encoder).
         groups: ``settings -> groups of methods``, each trained by one ``train_methods`` call.
         seeds: the seeds the chapters train (seed 0 is the run the figures show): one tuple for
-            every profile, or a tuple per profile.
+            every profile, a tuple per profile, or ``(profile, run name) -> tuple`` where runs of
+            one experiment have different seeds (chapter 4 seeds its six methods, chapter 9's
+            controls on the same checkpoints have one seed).
     """
 
     name: str
@@ -92,13 +94,20 @@ class Experiment:
     data: Callable[[Settings], tuple[Tensor, Tensor]]
     network: Callable[[str], Callable[[int], AutoEncoder]]
     groups: Callable[[Settings], tuple[Group, ...]]
-    seeds: tuple[int, ...] | dict[str, tuple[int, ...]] = (0,)
+    seeds: tuple[int, ...] | dict[str, tuple[int, ...]] | Callable[[str, str], tuple[int, ...]] = (0,)
 
     def seeds_for(self, profile: str | None = None) -> tuple[int, ...]:
-        """The seeds the chapters train under ``profile`` (default: the current one)."""
-        if isinstance(self.seeds, dict):
-            return self.seeds[current_profile() if profile is None else profile]
-        return self.seeds
+        """Every seed the chapters train under ``profile`` (default: the current one), for any run."""
+        profile = current_profile() if profile is None else profile
+        if callable(self.seeds):
+            return tuple(sorted({s for name in self.plan(profile) for s in self.seeds_of(name, profile)}))
+        return self.seeds[profile] if isinstance(self.seeds, dict) else self.seeds
+
+    def seeds_of(self, name: str, profile: str | None = None) -> tuple[int, ...]:
+        """The seeds the chapters train run ``name`` for under ``profile`` (default: the current one)."""
+        if callable(self.seeds):
+            return self.seeds(current_profile() if profile is None else profile, name)
+        return self.seeds_for(profile)
 
     def settings(self, profile: str | None = None) -> Settings:
         """The experiment's settings under ``profile`` (default: the current one)."""
@@ -133,23 +142,27 @@ class Experiment:
 
     def train(self, methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
               **kwargs) -> dict[str, dict[int, TrainResult]]:
-        """Train (or load) ``methods`` for ``seeds`` (defaults: all, and :meth:`seeds_for`): ``{method: {seed: run}}``.
+        """Train (or load) ``methods`` for ``seeds`` (defaults: all, and each run's :meth:`seeds_of`): ``{method: {seed: run}}``.
 
         ``kwargs`` go to :func:`~wisetut.experiments.train_methods` (``device``, ``workers``, ``progress``).
         """
-        seeds = list(self.seeds_for() if seeds is None else seeds)
-        runs = {}
+        runs, order = {}, []
         for c in self.calls(methods):
-            runs.update(train_methods(c.experiment, c.model_fn, c.methods, c.train_x, c.test_x, c.settings,
-                                      seeds=seeds, **kwargs))
-        return runs
+            order += list(c.methods)
+            by_seeds: dict[tuple[int, ...], dict[str, Method]] = {}  # one call per set of seeds
+            for name, method in c.methods.items():
+                by_seeds.setdefault(tuple(self.seeds_of(name) if seeds is None else seeds), {})[name] = method
+            for run_seeds, group in by_seeds.items():
+                runs.update(train_methods(c.experiment, c.model_fn, group, c.train_x, c.test_x, c.settings,
+                                          seeds=list(run_seeds), **kwargs))
+        return {name: runs[name] for name in order}
 
     def status(self, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None) -> list[RunStatus]:
         """Each run's checkpoint under the current profile: how many of its epochs it holds."""
         plan = self.plan()
         rows = []
         for name in self.check_methods(methods):
-            for seed in self.seeds_for() if seeds is None else seeds:
+            for seed in self.seeds_of(name) if seeds is None else seeds:
                 path = checkpoint_path(self.name, name, seed)
                 rows.append(RunStatus(name, seed, path, _epochs_in(path), plan[name].epochs))
         return rows
@@ -247,6 +260,20 @@ def _sine_methods(settings: Settings) -> dict[str, Method]:
     return {**_shared(settings), "wae_mmd": WAEMMD(lam=10.0, deterministic=True), **_weight_controls(settings)}
 
 
+def _sine_seeds(profile: str, name: str) -> tuple[int, ...]:
+    """Chapter 4 trains its six methods for three seeds at the standard settings (two in quick) and
+    its paper-size runs once; chapter 9's two controls are trained once."""
+    if name in _weight_controls(settings_for("sine", profile)) or profile == "paper":
+        return (0,)
+    return (0, 1) if profile == "quick" else (0, 1, 2)
+
+
+def _sine_shown(settings: Settings) -> dict[str, Method]:
+    """Chapter 4's four methods of the figures (its paper-size main run and the annealed runs beside it)."""
+    methods = _sine_methods(settings)
+    return {k: methods[k] for k in ("aevb", f"beta_vae_{min(BETAS):g}", "wise", "wae_mmd")}
+
+
 def _controls(settings: Settings) -> dict[str, Method]:
     """Chapter 9 on MNIST 2-D: the 2x2 design (form of the prior term x its per-sample weight), the beta sweep."""
     return {**_shared(settings), **_weight_controls(settings)}
@@ -319,7 +346,8 @@ def _batch_size(m: int):
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("sine", ("04_sine_waves", "09_what_makes_wise_ale_work"), "sine", _sine, _always(sine_autoencoder),
-               _one(_sine_methods)),
+               _one(_sine_methods), seeds=_sine_seeds),
+    Experiment("sine_annealed", ("04_sine_waves",), "sine_annealed", _sine, _always(sine_autoencoder), _one(_sine_shown)),
     Experiment("mnist", ("05_mnist_2d",), "mnist", _mnist, _always(mnist_autoencoder), _one(_mnist_methods),
                seeds={"quick": (0, 1), "standard": (0, 1, 2), "paper": (0, 1, 2)}),
     Experiment("wae", ("06_wasserstein_autoencoders",), "wae", _mnist, _wae_network, _one(_wae_methods)),

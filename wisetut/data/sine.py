@@ -15,7 +15,7 @@ from torch import Tensor
 
 from wisetut.profiles import Settings
 
-__all__ = ["SineData", "make_sine_waves", "sine_splits", "NOISE_STD"]
+__all__ = ["SineData", "make_sine_waves", "sine_splits", "fitted_amplitude", "NOISE_STD"]
 
 NOISE_STD = 0.05
 SAMPLE_RATE = 256  # Hz, one second per wave
@@ -53,3 +53,23 @@ def sine_splits(settings: Settings, seed: int = 0) -> tuple[SineData, SineData]:
     The two sets come from different seeds, so no held-out wave was seen in training.
     """
     return make_sine_waves(settings.n_train, seed=2 * seed), make_sine_waves(settings.n_test, seed=2 * seed + 1)
+
+
+def fitted_amplitude(x: Tensor, frequency: Tensor) -> Tensor:
+    """The amplitude of each wave of ``x`` ``[N, 1, 256]`` at its own ``frequency`` ``[N]`` (Hz).
+
+    The least-squares fit ``x(t) ~ a sin(2 pi f t) + b cos(2 pi f t) + c`` gives the amplitude
+    ``sqrt(a^2 + b^2)`` whatever the phase; applied to a reconstruction, it says how well the
+    model predicts a wave's amplitude (Section 5.1: AEVB and beta-VAE "have difficulty predicting
+    the amplitude"), apart from the squared error, which grows with ``A^2`` for every model. The
+    fit is well posed for waves of at least one cycle (``f >= 1`` Hz); below that, a part of a
+    cycle and a constant look alike and the amplitude is not identified.
+    """
+    if x.ndim != 3 or x.shape[1:] != (1, SAMPLE_RATE) or frequency.shape != x.shape[:1]:
+        raise ValueError(f"expected waves [N, 1, {SAMPLE_RATE}] and frequencies [N], got {tuple(x.shape)} "
+                         f"and {tuple(frequency.shape)}")
+    t = torch.arange(SAMPLE_RATE, dtype=torch.float64) / SAMPLE_RATE
+    w = 2 * math.pi * frequency.double().unsqueeze(1) * t  # [N, 256]
+    basis = torch.stack([torch.sin(w), torch.cos(w), torch.ones_like(w)], dim=2)  # [N, 256, 3]
+    coef = torch.linalg.lstsq(basis, x.double().squeeze(1).unsqueeze(2), driver="gelsd").solution  # [N, 3, 1]
+    return coef[:, :2, 0].norm(dim=1).float()
