@@ -49,4 +49,8 @@ def test_posterior_ellipses_and_curves():
     training_curves(ax2, {"a": [3, 2, 1], "b": [4, 3, 2]}, ylabel="error", window=1)
     assert len(ax2.lines) == 2 and ax2.get_xlabel() == "epoch"
     assert ax2.lines[0].get_xdata().tolist() == [1, 2, 3]
+    assert ax2.get_legend() is not None and len(ax2.patches) == 1  # the shaded convergence window
+    fig3, ax3 = plt.subplots()
+    training_curves(ax3, {"a": [3, 2, 1]}, ylabel="", legend=False)
+    assert ax3.get_legend() is None and not ax3.patches
     plt.close("all")

@@ -64,11 +64,12 @@ def convergence_table(conv: Mapping[str, Mapping], curve: str = "held-out value"
 
 
 def training_curves(ax, curves: Mapping[str, Sequence[float]], *, ylabel: str, window: int | None = None,
-                    log: bool = False, colors: Mapping[str, str] | None = None) -> None:
+                    log: bool = False, colors: Mapping[str, str] | None = None, legend: bool = True) -> None:
     """Per-epoch curves, one line per run, with the convergence window shaded (chapter 4 on).
 
     ``window`` is the number of final epochs the criterion compares over (the ``window`` of
     :func:`wisetut.experiments.convergence`); it is shaded grey when given. Epochs count from 1.
+    ``legend=False`` leaves the legend out (a row of panels that share one).
     """
     n = 0
     for name, values in curves.items():
@@ -81,7 +82,8 @@ def training_curves(ax, curves: Mapping[str, Sequence[float]], *, ylabel: str, w
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    if legend:
+        ax.legend(fontsize="small")
 
 
 def image_grid(images: Tensor, nrow: int, *, shape: Sequence[int] | None = None, padding: int = 0,
