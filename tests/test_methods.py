@@ -162,6 +162,13 @@ def test_active_units_and_measure_latents():
     assert set(out) >= {"scale", "nn_bhattacharyya", "aggregate_kl", "active_units", "knn_accuracy"}
     assert 0.0 <= out["knn_accuracy"] <= 1.0 and 0 <= out["active_units"] <= 2
     assert "knn_accuracy" not in measure_latents(model, x[:20], n_samples=500)
+    from wisetut.latent import compactness, encode_all
+
+    with_gaps = measure_latents(model, x[:20], n_samples=500, gaps=True)
+    mu, logvar = encode_all(model, x[:20])
+    c = compactness(mu, logvar, seed=0)
+    assert with_gaps["uncovered_share"] == c["uncovered_share"] and with_gaps["median_gap_sigma"] == c["median_gap_sigma"]
+    assert with_gaps["min_logvar"] == logvar.min().item() and "uncovered_share" not in out
     with pytest.raises(ValueError, match="x_train"):
         measure_latents(model, x[:20], y_test=y[:20])
 

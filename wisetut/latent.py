@@ -226,13 +226,20 @@ def measure_latents(
     n_samples: int = 20_000,
     seed: int = 0,
     k: int = 5,
+    gaps: bool = False,
 ) -> dict[str, float]:
-    """:func:`latent_summary` of the held-out posteriors, their active units, and (with labels) k-NN accuracy.
+    """:func:`latent_summary` of the held-out posteriors, their active units, their smallest log-variance,
+    (with labels) k-NN accuracy, and (with ``gaps=True``) :func:`compactness` (chapters 5 and 9).
 
-    ``knn_accuracy`` votes among the posterior means of ``x_train`` for the labels ``y_test``.
+    ``knn_accuracy`` votes among the posterior means of ``x_train`` for the labels ``y_test``;
+    ``min_logvar`` says how near a float guard (WiSE-ALE's ``logvar_floor``) the posteriors came.
     """
     mu, logvar = encode_all(model, x_test)
     out = latent_summary(mu, logvar, n_samples=n_samples, seed=seed)
+    if gaps:
+        c = compactness(mu, logvar, seed=seed)
+        out.update(uncovered_share=c["uncovered_share"], median_gap_sigma=c["median_gap_sigma"])
+    out["min_logvar"] = logvar.min().item()
     out["active_units"] = active_units(mu)
     if y_test is not None:
         if x_train is None or y_train is None:
