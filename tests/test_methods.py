@@ -71,6 +71,7 @@ class _TwoGroup(Method):
     """A toy adversarial method: a critic on z with its own optimiser, as WAE-GAN will need."""
 
     name = "two_group"
+    NOT_HPARAMS = ("latent_dim",)  # the critic's size: its weights' shapes fingerprint it
 
     def __init__(self, latent_dim):
         super().__init__()
@@ -195,3 +196,38 @@ def test_wise_logvar_floor_keeps_eq27_finite_and_changes_nothing_above_it():
     assert torch.isfinite(loss) and torch.isfinite(logvar.grad).all()
     with pytest.raises(ValueError, match="logvar_floor"):
         WiSE(logvar_floor=-200.0)
+
+
+def test_hparams_are_read_from_the_constructor_and_keep_every_stored_fingerprint():
+    """The generic hparams() gives exactly the dicts the hand-written ones gave (fingerprints use them)."""
+    from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, WiSE
+    from wisetut.nonparametric import NonparametricVAE
+    from wisetut.reconstruction import WiSEVariant
+
+    gan = {"lam": 10.0, "deterministic": True, "hidden": 512, "layers": 4, "lr_adv": 0.0005, "adv_beta1": 0.5,
+           "prior_trick": False, "ae_beta1": 0.5}
+    cases = [
+        (AEVB(), {}),
+        (BetaVAE(beta=1.5), {"beta": 1.5}),
+        (WiSE(), {"kl_weight": 1.0}),  # no floor: not in the fingerprint, as before it existed
+        (WiSE(kl_weight=64, logvar_floor=-30), {"kl_weight": 64.0, "logvar_floor": -30.0}),
+        (WAEMMD(lam=1.0, deterministic=False), {"lam": 1.0, "deterministic": False}),
+        (WAEGAN(), gan),
+        (WAEGAN(ae_beta1=0.9, prior_trick=True), gan | {"ae_beta1": 0.9, "prior_trick": True}),
+        (NonparametricVAE(x_dim=10, hidden=(64,), match_weight=2.0),
+         {"x_dim": 10, "hidden": [64], "dropout": 0.1, "match_weight": 2.0}),
+        (WiSEVariant(term="eq15", kl="mc", kl_weight=0.5, mc_samples=4, gap_batches=0),
+         {"term": "eq15", "kl": "mc", "kl_weight": 0.5, "mc_samples": 4}),
+    ]
+    for method, expected in cases:
+        got = method.hparams()
+        assert got == expected and list(got) == list(expected), (method, got)
+        assert repr(sorted(got.items())) == repr(sorted(expected.items()))  # what the fingerprint stores
+    assert repr(WAEGAN(ae_beta1=0.9)).startswith("WAEGAN(lam=10.0, deterministic=True, hidden=512")
+
+    class Forgetful(Method):
+        def __init__(self, width):
+            super().__init__()
+
+    with pytest.raises(AttributeError, match="keeps no attribute 'width'.*NOT_HPARAMS"):
+        Forgetful(3).hparams()

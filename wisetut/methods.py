@@ -21,6 +21,7 @@ trick (Appendix C).
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -86,9 +87,31 @@ class Method(nn.Module):
         """
         return {"lr": lr}
 
+    # Constructor arguments that are not hyper-parameters (how a run is measured, a size the data
+    # fixes), and those that count only when set (added after runs without them were stored)
+    NOT_HPARAMS: tuple[str, ...] = ()
+    HPARAMS_IF_SET: tuple[str, ...] = ()
+
     def hparams(self) -> dict:
-        """The method's hyper-parameters: part of a checkpoint's fingerprint and of every result."""
-        return {}
+        """The method's hyper-parameters: part of a checkpoint's fingerprint and of every result.
+
+        Read from the constructor, not written by hand: every argument of ``__init__`` (in its
+        order) with the value the method holds under the same name, less :attr:`NOT_HPARAMS`, and
+        less those of :attr:`HPARAMS_IF_SET` that are ``None``; tuples are stored as lists.
+        """
+        out = {}
+        for name, p in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in self.NOT_HPARAMS:
+                continue
+            if not hasattr(self, name):
+                raise AttributeError(f"{type(self).__name__} keeps no attribute {name!r} for its constructor argument of "
+                                     "that name: store it under that name, list it in NOT_HPARAMS (what the module's "
+                                     "weights already fix, or a setting that changes no training), or override hparams()")
+            value = getattr(self, name)
+            if value is None and name in self.HPARAMS_IF_SET:
+                continue
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
 
     def held_out_metrics(self, model: AutoEncoder, x: Tensor, batch_size: int) -> dict[str, float]:
         """Extra held-out metrics of the method's own terms, added to each epoch's test history.
@@ -132,9 +155,6 @@ class BetaVAE(Method):
     def losses(self, f: Forward) -> dict[str, Tensor]:
         return {"model": (f.recon + self.beta * aevb_kl(f.mu, f.logvar)).mean()}
 
-    def hparams(self) -> dict:
-        return {"beta": self.beta}
-
 
 class WiSE(Method):
     """WiSE-ALE, Eq. 27: summed reconstruction minus one ``KL_approx^UB`` (Eq. 21) per batch.
@@ -145,6 +165,8 @@ class WiSE(Method):
 
     name = "wise"
 
+    HPARAMS_IF_SET = ("logvar_floor",)
+
     def __init__(self, kl_weight: float = 1.0, logvar_floor: float | None = None):
         super().__init__()
         if not kl_weight >= 0:
@@ -152,7 +174,7 @@ class WiSE(Method):
         if logvar_floor is not None and not -87.0 <= logvar_floor <= 0.0:
             raise ValueError(f"logvar_floor must lie in [-87, 0] (float32 exp underflows below), got {logvar_floor}")
         self.kl_weight = float(kl_weight)
-        self.logvar_floor = None if logvar_floor is None else float(logvar_floor)
+        self.logvar_floor = None if logvar_floor is None else float(logvar_floor)  # in hparams() only when set, so runs without it keep their checkpoints
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
         """``logvar_floor`` (off by default) floors the log-variances *in the KL term only*.
@@ -170,9 +192,6 @@ class WiSE(Method):
         m = mu.shape[0]
         return {"model": (f.recon.sum() * (m / f.x.shape[0]) + self.kl_weight * wise_kl(mu, logvar)) / m}
 
-    def hparams(self) -> dict:
-        # the floor enters the fingerprint only when set, so runs without it keep their checkpoints
-        return {"kl_weight": self.kl_weight} | ({} if self.logvar_floor is None else {"logvar_floor": self.logvar_floor})
 
 
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -225,8 +244,6 @@ class _WAE(Method):
     def configure_model(self, model: AutoEncoder) -> None:
         model.fixed_logvar = self.POINT_LOGVAR if self.deterministic else None
 
-    def hparams(self) -> dict:
-        return {"lam": self.lam, "deterministic": self.deterministic}
 
 
 class WAEMMD(_WAE):
@@ -331,16 +348,6 @@ class WAEGAN(_WAE):
             "adversary": self.lam * (bce(logit_p, ones) + bce(logit_q, zeros)),
         }
 
-    def hparams(self) -> dict:
-        return {
-            **super().hparams(),
-            "hidden": self.hidden,
-            "layers": self.layers,
-            "lr_adv": self.lr_adv,
-            "adv_beta1": self.adv_beta1,
-            "prior_trick": self.prior_trick,
-            "ae_beta1": self.ae_beta1,
-        }
 
 
 # The five objectives of this module. Two more methods live with the ideas they belong to:

@@ -113,6 +113,8 @@ class NonparametricVAE(Method):
 
     name = "npvae"
 
+    NOT_HPARAMS = ("data_dim",)  # the data's size, fingerprinted with the data
+
     def __init__(
         self,
         data_dim: int = 784,
@@ -131,9 +133,6 @@ class NonparametricVAE(Method):
         self.locator = nn.Sequential(nn.Flatten(), mlp(self.data_dim, self.x_dim, self.hidden, self.dropout))
         self.log_sigma = nn.Parameter(torch.zeros(()))
         self.log_lengthscale = nn.Parameter(torch.zeros(()))
-
-    def hparams(self) -> dict:
-        return {"x_dim": self.x_dim, "hidden": list(self.hidden), "dropout": self.dropout, "match_weight": self.match_weight}
 
     def parameter_groups(self, model: AutoEncoder) -> dict[str, list[nn.Parameter]]:
         return {"model": list(model.parameters()), "locator": list(self.parameters())}

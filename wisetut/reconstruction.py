@@ -116,6 +116,8 @@ class WiSEVariant(Method):
     name = "wise_variant"
     splits_batches = False  # Eq. 15 and 16 pair every code with every input: not written for several processes
 
+    NOT_HPARAMS = ("gap_batches",)  # how many batches the approximation errors are measured on
+
     def __init__(self, term: str = "eq17", kl: str = "eq21", kl_weight: float = 1.0, mc_samples: int = 16, gap_batches: int = 8):
         super().__init__()
         if term not in TERMS:
@@ -167,5 +169,3 @@ class WiSEVariant(Method):
         out["kl_gap"] = out["kl_bound"] - out["kl_true"]
         return out
 
-    def hparams(self) -> dict:
-        return {"term": self.term, "kl": self.kl, "kl_weight": self.kl_weight, "mc_samples": self.mc_samples}
