@@ -231,3 +231,47 @@ def test_hparams_are_read_from_the_constructor_and_keep_every_stored_fingerprint
 
     with pytest.raises(AttributeError, match="keeps no attribute 'width'.*NOT_HPARAMS"):
         Forgetful(3).hparams()
+
+
+def test_aevb_and_beta_vae_take_the_same_float_guard_as_wise():
+    """Chapter 9 sets logvar_floor on every cell of its 2 x 2: above the floor it changes nothing, values or gradients."""
+    torch.manual_seed(0)
+    model = sine_autoencoder(4)
+    f = Forward.run(model, torch.randn(16, 1, 256))
+    for plain, floored in ((AEVB(), AEVB(logvar_floor=-30.0)), (BetaVAE(0.25), BetaVAE(0.25, logvar_floor=-30.0))):
+        assert torch.equal(plain.losses(f)["model"], floored.losses(f)["model"])
+        g_plain = torch.autograd.grad(plain.losses(f)["model"], f.logvar, retain_graph=True)[0]
+        g_floor = torch.autograd.grad(floored.losses(f)["model"], f.logvar, retain_graph=True)[0]
+        assert torch.equal(g_plain, g_floor)
+    assert AEVB(logvar_floor=-30).hparams() == {"logvar_floor": -30.0}
+    assert BetaVAE(2.0, logvar_floor=-30).hparams() == {"beta": 2.0, "logvar_floor": -30.0}
+    # below it, the KL term sees the floor and passes no gradient to the floored log-variances
+    logvar = f.logvar.detach().clone()
+    logvar[0] = -50.0
+    logvar.requires_grad_(True)
+    low = Forward(f.x, f.mu.detach(), logvar, f.z.detach(), f.out.detach(), f.recon.detach())
+    kl = AEVB(logvar_floor=-30.0).kl(low)
+    assert kl[0].item() == pytest.approx(aevb_kl(low.mu[:1], torch.full_like(logvar[:1], -30.0)).item(), rel=1e-6)
+    kl.sum().backward()
+    assert (logvar.grad[0] == 0).all() and (logvar.grad[1:] != 0).all()
+    for bad in (AEVB, BetaVAE):
+        with pytest.raises(ValueError, match="logvar_floor"):
+            bad(logvar_floor=1.0) if bad is AEVB else bad(2.0, logvar_floor=-100.0)
+
+
+def test_objective_scores_a_model_under_any_method():
+    from wisetut.engine import objective
+
+    torch.manual_seed(0)
+    model = sine_autoencoder(4)
+    x = make_sine_waves(64 * 3 + 5, seed=0).x
+    aevb, beta = objective(model, AEVB(), x, 64), objective(model, BetaVAE(1 / 64), x, 64)
+    assert objective(model, AEVB(), x, 64) == aevb  # fixed noise: the same number twice
+    assert beta < aevb  # a weaker prior term, the same reconstructions
+    with torch.no_grad():  # by hand: the three full batches, the 5 left over are not used
+        gen = torch.Generator().manual_seed(0)
+        by_hand = sum(WiSE().losses(Forward.run(model, x[i:i + 64], generator=gen))["model"].item()
+                      for i in (0, 64, 128)) / 3
+    assert objective(model, WiSE(), x, 64) == pytest.approx(by_hand, rel=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        objective(model, WiSE(), x[:10], 64)

@@ -89,3 +89,30 @@ def test_convergence_criterion():
         convergence([1.0])
     with pytest.raises(ValueError, match="two finite"):
         convergence([1.0, float("nan")])
+
+
+@pytest.mark.parametrize("spread,logvar", [(0.0, 0.0), (0.5, -1.0), (50.0, -6.0)])
+def test_form_difference_lies_within_the_log_m_over_m_bound(spread, logvar):
+    """Chapter 9: at per-sample weight 1/M the two forms of the prior differ by (I_B - G_B) / M <= log M / M."""
+    from wisetut import aevb_kl, wise_kl
+    from wisetut.estimators import form_difference
+
+    torch.manual_seed(1)
+    m, d = 32, 3
+    mu = spread * torch.randn(m, d, dtype=torch.float64)
+    lv = torch.full((m, d), logvar, dtype=torch.float64)
+    r = form_difference(mu, lv)
+    assert r["batch_size"] == m and r["bound"] == pytest.approx(math.log(m) / m)
+    assert r["difference"] == pytest.approx((aevb_kl(mu, lv).mean() - wise_kl(mu, lv)).item() / m, rel=1e-12)
+    assert r["difference"] <= r["bound"]  # exact: no Monte Carlo in either side
+    assert r["mutual_information"] <= math.log(m) + 1e-12
+    assert r["jensen_gap"] >= -4 * r["mutual_information_se"]  # Eq. 21 bounds the aggregate KL from above
+    assert m * r["difference"] == pytest.approx(r["mutual_information"] - r["jensen_gap"], abs=1e-9)
+    # the aggregate KL it implies agrees with the independent Monte Carlo estimate of chapter 2
+    agg, se = mc_aggregate_kl_stratified(mu, lv, per_component=1024)
+    assert r["aggregate_kl"] == pytest.approx(agg, abs=4 * math.hypot(se, r["mutual_information_se"]) + 1e-9)
+    if spread == 0.0:  # identical posteriors: no information, the forms differ by the Jensen gap alone
+        assert r["mutual_information"] == pytest.approx(0.0, abs=1e-12)
+    if spread == 50.0:  # disjoint narrow ones: I_B = log M, and G_B = d/2 log(e/2), Eq. 21's gap for one Gaussian
+        assert r["mutual_information"] == pytest.approx(math.log(m), abs=1e-6)
+        assert r["jensen_gap"] == pytest.approx(d / 2 * math.log(math.e / 2), abs=1e-4)

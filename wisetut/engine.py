@@ -50,7 +50,7 @@ from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.outputs import pick_device
 from wisetut.schedule import lr_factor, schedule_key
 
-__all__ = ["train", "train_step", "make_adam", "reuse_freed_memory", "evaluate", "check_data", "TrainResult", "History", "CheckpointError"]
+__all__ = ["train", "train_step", "make_adam", "reuse_freed_memory", "evaluate", "objective", "check_data", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 2  # 2: the fingerprint identifies the run (network layers, held-out data, optimisers)
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
@@ -272,6 +272,28 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     out["wise_kl"] = wise / n_wise
     out["elbo"] = -(out["recon"] + out["aevb_kl"])
     return out
+
+
+@torch.no_grad()
+def objective(model: AutoEncoder, method: Method, x: Tensor, batch_size: int, seed: int = 0) -> float:
+    """``method``'s loss (its ``"model"`` group, per sample) at ``model``, averaged over the full batches of ``x``.
+
+    The training objective, evaluated rather than minimised: chapter 9 scores each model under its
+    own objective and under another's. The noise ``z ~ q(z|x)`` comes from a fixed seed, as in
+    :func:`evaluate`; a final partial batch is left out (Eq. 21 depends on the batch size).
+    """
+    check_data(x, "x")
+    if not 1 <= batch_size <= len(x):
+        raise ValueError(f"batch_size must lie in [1, {len(x)}] (the number of samples), got {batch_size}")
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    total, n = 0.0, 0
+    with eval_mode(model):
+        for start in range(0, len(x) - batch_size + 1, batch_size):
+            xb = as_float_batch(x[start : start + batch_size].to(device, non_blocking=True))
+            total += method.losses(Forward.run(model, xb, generator=gen))["model"].item()
+            n += 1
+    return total / n
 
 
 def _shown(path: Path) -> str:

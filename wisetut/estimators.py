@@ -14,7 +14,7 @@ import numbers
 import torch
 from torch import Tensor
 
-from wisetut.objectives import LOG_2PI, aevb_kl, check_posterior, neg_expected_log_prior
+from wisetut.objectives import LOG_2PI, aevb_kl, check_posterior, neg_expected_log_prior, wise_kl
 
 __all__ = [
     "log_aggregate_density",
@@ -23,6 +23,7 @@ __all__ = [
     "mc_aggregate_kl_reparam",
     "mc_mutual_information",
     "regulariser_identity",
+    "form_difference",
 ]
 
 
@@ -151,6 +152,33 @@ def regulariser_identity(
         "gap": mean_kl - agg - mi,
         "gap_se": math.hypot(agg_se, mi_se),
     }
+
+
+def form_difference(mu: Tensor, logvar: Tensor, per_component: int = 256, seed: int = 0) -> dict[str, float]:
+    """How much the *form* of the prior term can change a batch's loss at per-sample weight ``1/M`` (chapter 9).
+
+    AEVB with ``beta = 1/M`` puts ``1/M`` of the mean per-sample KL into the per-sample loss; Eq. 27
+    puts ``1/M`` of Eq. 21's bound ``KL_UB`` on the aggregate KL there. By the identity of chapter 1
+    (checked in chapter 6, :func:`regulariser_identity`), ``mean_i KL(q_i || p) = KL(q(z|B) || p) + I_B``
+    with ``0 <= I_B <= log M``, and ``KL_UB`` exceeds the aggregate KL by its Jensen gap ``G_B >= 0``
+    (Eq. 19-20), so for any encoder the per-sample losses of the two forms differ by
+
+        ``difference = (mean_i KL_i - KL_UB) / M = (I_B - G_B) / M  <=  log M / M``.
+
+    ``difference`` and ``bound = log M / M`` are exact (closed forms); ``I_B`` is sampled
+    (:func:`mc_mutual_information`, ``per_component`` draws from each posterior), the aggregate KL
+    is ``mean_kl - I_B`` and ``jensen_gap = wise_kl - aggregate_kl``. Pass float64 posteriors when
+    they are narrow (trained models' can be).
+    """
+    check_posterior(mu, logvar)
+    m = mu.shape[0]
+    g = torch.Generator(device=mu.device).manual_seed(seed)
+    mean_kl = aevb_kl(mu, logvar).mean().item()
+    mi, mi_se = mc_mutual_information(mu, logvar, per_component=per_component, generator=g)
+    ub = wise_kl(mu, logvar).item()
+    return {"mean_kl": mean_kl, "mutual_information": mi, "mutual_information_se": mi_se,
+            "aggregate_kl": mean_kl - mi, "wise_kl": ub, "jensen_gap": ub - (mean_kl - mi),
+            "difference": (mean_kl - ub) / m, "bound": math.log(m) / m, "batch_size": m}
 
 
 def mc_aggregate_kl_reparam(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:

@@ -128,16 +128,43 @@ class Method(nn.Module):
         return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
 
 
+def _check_floor(logvar_floor: float | None) -> float | None:
+    """A log-variance floor for a KL term: ``None`` (off), or a number in [-87, 0]."""
+    if logvar_floor is not None and not -87.0 <= logvar_floor <= 0.0:
+        raise ValueError(f"logvar_floor must lie in [-87, 0] (float32 exp underflows below), got {logvar_floor}")
+    return None if logvar_floor is None else float(logvar_floor)
+
+
+def _floored(logvar: Tensor, logvar_floor: float | None) -> Tensor:
+    """``logvar`` floored at ``logvar_floor`` (``clamp_min``: the identity, values and gradients, above it)."""
+    return logvar if logvar_floor is None else logvar.clamp_min(logvar_floor)
+
+
 class AEVB(Method):
-    """The VAE of Kingma & Welling: a prior on every sample's posterior (Eq. 26)."""
+    """The VAE of Kingma & Welling: a prior on every sample's posterior (Eq. 26).
+
+    ``logvar_floor`` (off by default) floors the log-variances in the KL term only, as
+    :class:`WiSE`'s does; chapter 9 sets it on every cell of its 2 x 2 design, so that the guard is
+    not confounded with the form of the prior term.
+    """
 
     name = "aevb"
 
+    HPARAMS_IF_SET = ("logvar_floor",)  # in hparams() only when set, so runs without it keep their checkpoints
+
+    def __init__(self, logvar_floor: float | None = None):
+        super().__init__()
+        self.logvar_floor = _check_floor(logvar_floor)
+
+    def kl(self, f: Forward) -> Tensor:
+        """``KL(q(z|x_i) || p(z))`` per sample, in closed form (the KL term of Eq. 26)."""
+        return aevb_kl(f.mu, _floored(f.logvar, self.logvar_floor))
+
     def losses(self, f: Forward) -> dict[str, Tensor]:
-        return {"model": (f.recon + aevb_kl(f.mu, f.logvar)).mean()}
+        return {"model": (f.recon + self.kl(f)).mean()}
 
 
-class BetaVAE(Method):
+class BetaVAE(AEVB):
     """beta-VAE (Higgins et al., 2017): AEVB with the KL weighted by ``beta`` (> 1 there; chapter 9 also tries 1/M).
 
     The paper names beta-VAE but gives no beta. We default to ``beta = 4``, a value Higgins et al.
@@ -146,14 +173,14 @@ class BetaVAE(Method):
 
     name = "beta_vae"
 
-    def __init__(self, beta: float = 4.0):
-        super().__init__()
+    def __init__(self, beta: float = 4.0, logvar_floor: float | None = None):
+        super().__init__(logvar_floor)
         if not beta > 0:
             raise ValueError(f"beta must be positive, got {beta}")
         self.beta = float(beta)
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
-        return {"model": (f.recon + self.beta * aevb_kl(f.mu, f.logvar)).mean()}
+        return {"model": (f.recon + self.beta * self.kl(f)).mean()}
 
 
 class WiSE(Method):
@@ -171,10 +198,8 @@ class WiSE(Method):
         super().__init__()
         if not kl_weight >= 0:
             raise ValueError(f"kl_weight must be non-negative, got {kl_weight}")
-        if logvar_floor is not None and not -87.0 <= logvar_floor <= 0.0:
-            raise ValueError(f"logvar_floor must lie in [-87, 0] (float32 exp underflows below), got {logvar_floor}")
         self.kl_weight = float(kl_weight)
-        self.logvar_floor = None if logvar_floor is None else float(logvar_floor)  # in hparams() only when set, so runs without it keep their checkpoints
+        self.logvar_floor = _check_floor(logvar_floor)  # in hparams() only when set, so runs without it keep their checkpoints
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
         """``logvar_floor`` (off by default) floors the log-variances *in the KL term only*.
@@ -185,7 +210,7 @@ class WiSE(Method):
         -30 (sigma = 3e-7, below float32's resolution of a mean of order 1) stops that and changes
         nothing for posteriors above it.
         """
-        logvar = f.logvar if self.logvar_floor is None else f.logvar.clamp_min(self.logvar_floor)
+        logvar = _floored(f.logvar, self.logvar_floor)
         # Eq. 21 over the whole (global) batch of M; this process's reconstruction sum stands for
         # M/m times its share, so the mean of the processes' losses is Eq. 27's (M = m in one process)
         mu, logvar = distributed.coupled(f.mu), distributed.coupled(logvar)
