@@ -367,9 +367,10 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                _one(_cells), seeds=SEEDS),
     *(Experiment(f"controls_mnist_m{m}", ("09_what_makes_wise_ale_work",), "controls_mnist", _mnist,
                  _always(mnist_autoencoder), _batch_size(m), seeds=SEEDS) for m in (16, 256)),
-    Experiment("future_sine", ("10_future_work",), "future_sine", _sine, _always(sine_autoencoder), _one(_future_methods)),
+    Experiment("future_sine", ("10_future_work",), "future_sine", _sine, _always(sine_autoencoder), _one(_future_methods),
+               seeds=SEEDS),
     Experiment("future_mnist", ("10_future_work",), "future_mnist", _mnist, _always(mnist_autoencoder),
-               _one(_future_methods)),
+               _one(_future_methods), seeds=SEEDS),
 )}
 
 
