@@ -124,3 +124,13 @@ def test_seeded_pairs_methods_by_seed_and_quotes_the_reference_run():
     assert t.cell("a", "err", ".3g") == f"{mean:.3g} [{lo:.3g}, {hi:.3g}]"
     with pytest.raises(ValueError, match="same seeds"):
         Seeded({"a": {0: {}}, "b": {1: {}}})
+
+
+def test_interval_text_is_the_mean_and_its_t_interval():
+    from scipy import stats
+
+    v = [5.0, 5.4, 4.9]
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(v), scale=stats.sem(v))
+    assert claims.interval_text(v, ".3f") == f"{np.mean(v):.3f} [{lo:.3f}, {hi:.3f}]"
+    assert claims.interval_text([2.0], ".2f") == "2.00"  # one seed: the value alone
+    assert claims.interval_text([1.0, 1.0], "+.1f") == "+1.0 [+1.0, +1.0]"

@@ -168,3 +168,26 @@ def test_reconstruct_all_is_the_batched_z_mu_reconstruction_the_engine_scores():
     assert torch.allclose(x_hat, model.mean_output(model.decode(mu)), rtol=1e-5, atol=1e-6)
     errors = (x_hat - x).square().flatten(1).sum(1)
     assert math.isclose(errors.mean().item(), evaluate(model, x, batch_size=128)["recon_mse"], rel_tol=1e-5)
+
+
+def test_variant_takes_the_float_guard_in_its_penalty_only():
+    """Chapter 10 sets logvar_floor on every variant: the identity above the floor, finite where Eq. 21 underflows."""
+    import torch
+
+    from wisetut.methods import Forward
+    from wisetut.models import sine_autoencoder
+    from wisetut.reconstruction import WiSEVariant
+
+    torch.manual_seed(0)
+    model = sine_autoencoder(4)
+    f = Forward.run(model, torch.randn(16, 1, 256))
+    for kw in (dict(term="eq17", kl="eq21"), dict(term="eq15", kl="eq21")):
+        plain, guarded = WiSEVariant(**kw), WiSEVariant(**kw, logvar_floor=-30.0)
+        plain.configure_model(model)
+        guarded.configure_model(model)
+        assert torch.equal(plain.losses(f)["model"], guarded.losses(f)["model"])
+        assert "logvar_floor" not in plain.hparams() and guarded.hparams()["logvar_floor"] == -30.0
+    logvar = f.logvar.detach().clone()
+    logvar[2] = -120.0
+    low = Forward(f.x, f.mu.detach(), logvar, f.z.detach(), f.out.detach(), f.recon.detach())
+    assert not torch.isfinite(plain.losses(low)["model"]) and torch.isfinite(guarded.losses(low)["model"])

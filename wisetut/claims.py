@@ -31,7 +31,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval", "Seeded"]
+__all__ = ["Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval", "interval_text",
+           "Seeded"]
 
 STATES = ("holds", "fails", "unresolved")
 SOURCES = ("paper", "ours")
@@ -240,6 +241,12 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tu
     return mean, float(lo), float(hi)
 
 
+def interval_text(values: Sequence[float], fmt: str = ".3g", confidence: float = CONFIDENCE) -> str:
+    """The mean of per-seed values and its interval as a table cell shows it: ``"5.2 [4.9, 5.5]"`` (the mean alone for one value)."""
+    mean, lo, hi = mean_interval(values, confidence)
+    return f"{mean:{fmt}}" + (f" [{lo:{fmt}}, {hi:{fmt}}]" if lo is not None else "")
+
+
 class Seeded:
     """Per-seed measures of several methods, and the paired claims and table cells made from them.
 
@@ -269,8 +276,7 @@ class Seeded:
 
     def cell(self, name: str, key: str, fmt: str = ".3g") -> str:
         """The mean over seeds and its 95% interval, as a table shows it: ``"5.2 [4.9, 5.5]"``."""
-        mean, lo, hi = mean_interval(self.values(name, key))
-        return f"{mean:{fmt}}" + (f" [{lo:{fmt}}, {hi:{fmt}}]" if lo is not None else "")
+        return interval_text(self.values(name, key), fmt)
 
     def compare(self, name: str, a: str, b: str, key: str, claimed: str, source: str = "ours", statement: str = "", *,
                 b_key: str | None = None, scale: float = 1.0) -> Verdict:

@@ -128,14 +128,14 @@ class Method(nn.Module):
         return ", ".join(f"{k}={v}" for k, v in self.hparams().items())
 
 
-def _check_floor(logvar_floor: float | None) -> float | None:
-    """A log-variance floor for a KL term: ``None`` (off), or a number in [-87, 0]."""
+def check_logvar_floor(logvar_floor: float | None) -> float | None:
+    """A log-variance floor for a KL term (the methods' float32 guard): ``None`` (off), or a number in [-87, 0]."""
     if logvar_floor is not None and not -87.0 <= logvar_floor <= 0.0:
         raise ValueError(f"logvar_floor must lie in [-87, 0] (float32 exp underflows below), got {logvar_floor}")
     return None if logvar_floor is None else float(logvar_floor)
 
 
-def _floored(logvar: Tensor, logvar_floor: float | None) -> Tensor:
+def floored_logvar(logvar: Tensor, logvar_floor: float | None) -> Tensor:
     """``logvar`` floored at ``logvar_floor`` (``clamp_min``: the identity, values and gradients, above it)."""
     return logvar if logvar_floor is None else logvar.clamp_min(logvar_floor)
 
@@ -154,11 +154,11 @@ class AEVB(Method):
 
     def __init__(self, logvar_floor: float | None = None):
         super().__init__()
-        self.logvar_floor = _check_floor(logvar_floor)
+        self.logvar_floor = check_logvar_floor(logvar_floor)
 
     def kl(self, f: Forward) -> Tensor:
         """``KL(q(z|x_i) || p(z))`` per sample, in closed form (the KL term of Eq. 26)."""
-        return aevb_kl(f.mu, _floored(f.logvar, self.logvar_floor))
+        return aevb_kl(f.mu, floored_logvar(f.logvar, self.logvar_floor))
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
         return {"model": (f.recon + self.kl(f)).mean()}
@@ -199,7 +199,7 @@ class WiSE(Method):
         if not kl_weight >= 0:
             raise ValueError(f"kl_weight must be non-negative, got {kl_weight}")
         self.kl_weight = float(kl_weight)
-        self.logvar_floor = _check_floor(logvar_floor)  # in hparams() only when set, so runs without it keep their checkpoints
+        self.logvar_floor = check_logvar_floor(logvar_floor)  # in hparams() only when set, so runs without it keep their checkpoints
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
         """``logvar_floor`` (off by default) floors the log-variances *in the KL term only*.
@@ -210,7 +210,7 @@ class WiSE(Method):
         -30 (sigma = 3e-7, below float32's resolution of a mean of order 1) stops that and changes
         nothing for posteriors above it.
         """
-        logvar = _floored(f.logvar, self.logvar_floor)
+        logvar = floored_logvar(f.logvar, self.logvar_floor)
         # Eq. 21 over the whole (global) batch of M; this process's reconstruction sum stands for
         # M/m times its share, so the mean of the processes' losses is Eq. 27's (M = m in one process)
         mu, logvar = distributed.coupled(f.mu), distributed.coupled(logvar)

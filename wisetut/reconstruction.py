@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratified
-from wisetut.methods import Forward, Method
+from wisetut.methods import Forward, Method, check_logvar_floor, floored_logvar
 from wisetut.models.base import LIKELIHOODS, AutoEncoder, eval_mode
 from wisetut.objectives import wise_kl, wise_kl_metric
 
@@ -107,6 +107,8 @@ class WiSEVariant(Method):
       (:func:`wisetut.estimators.mc_aggregate_kl_reparam`, ``mc_samples`` draws per posterior).
 
     ``WiSEVariant("eq17", "eq21")`` is :class:`wisetut.methods.WiSE` up to the constant ``M log M``.
+    ``logvar_floor`` is :class:`~wisetut.methods.WiSE`'s float32 guard: it floors the log-variances in
+    the penalty only (off by default; chapter 10 sets it on every variant).
 
     Every epoch, :meth:`held_out_metrics` measures the two approximations on held-out batches:
     the three reconstruction terms per sample (``eq15``, ``eq16``, ``eq17``) and the gap of Eq. 21
@@ -117,8 +119,10 @@ class WiSEVariant(Method):
     splits_batches = False  # Eq. 15 and 16 pair every code with every input: not written for several processes
 
     NOT_HPARAMS = ("gap_batches",)  # how many batches the approximation errors are measured on
+    HPARAMS_IF_SET = ("logvar_floor",)  # in hparams() only when set, so runs without it keep their checkpoints
 
-    def __init__(self, term: str = "eq17", kl: str = "eq21", kl_weight: float = 1.0, mc_samples: int = 16, gap_batches: int = 8):
+    def __init__(self, term: str = "eq17", kl: str = "eq21", kl_weight: float = 1.0, mc_samples: int = 16, gap_batches: int = 8,
+                 logvar_floor: float | None = None):
         super().__init__()
         if term not in TERMS:
             raise ValueError(f"term must be one of {', '.join(TERMS)}, got {term!r}")
@@ -128,6 +132,7 @@ class WiSEVariant(Method):
             raise ValueError(f"need kl_weight >= 0, mc_samples >= 1, gap_batches >= 0, got {kl_weight}, {mc_samples}, {gap_batches}")
         self.term, self.kl, self.kl_weight = term, kl, float(kl_weight)
         self.mc_samples, self.gap_batches = int(mc_samples), int(gap_batches)
+        self.logvar_floor = check_logvar_floor(logvar_floor)
         self.likelihood: str | None = None
 
     def configure_model(self, model: AutoEncoder) -> None:
@@ -145,7 +150,7 @@ class WiSEVariant(Method):
             raise RuntimeError("configure_model(model) sets the likelihood (train() calls it)")
         ll = pairwise_log_likelihood(f.x.float(), f.out.float(), self.likelihood)
         m = f.x.shape[0]
-        return {"model": -(TERMS[self.term](ll) - self.kl_weight * self._penalty(f.mu, f.logvar)) / m}
+        return {"model": -(TERMS[self.term](ll) - self.kl_weight * self._penalty(f.mu, floored_logvar(f.logvar, self.logvar_floor))) / m}
 
     @torch.no_grad()
     def held_out_metrics(self, model: AutoEncoder, x: Tensor, batch_size: int) -> dict[str, float]:

@@ -333,10 +333,10 @@ VARIANTS = {"eq17": dict(term="eq17", kl="eq21"), "eq16": dict(term="eq16", kl="
 
 
 def _future_methods(settings: Settings) -> dict[str, Method]:
-    """Chapter 10: Eq. 15, 16, 17 as training objectives, and the true KL as the penalty."""
+    """Chapter 10: Eq. 15, 16, 17 as training objectives, and the true KL as the penalty (each with the float guard)."""
     from wisetut.reconstruction import WiSEVariant
 
-    return {k: WiSEVariant(**kw) for k, kw in VARIANTS.items()}
+    return {k: WiSEVariant(**kw, logvar_floor=FLOOR) for k, kw in VARIANTS.items()}
 
 
 def _one(methods):
