@@ -134,3 +134,4 @@ def test_interval_text_is_the_mean_and_its_t_interval():
     assert claims.interval_text(v, ".3f") == f"{np.mean(v):.3f} [{lo:.3f}, {hi:.3f}]"
     assert claims.interval_text([2.0], ".2f") == "2.00"  # one seed: the value alone
     assert claims.interval_text([1.0, 1.0], "+.1f") == "+1.0 [+1.0, +1.0]"
+    assert claims.interval_text([60.8, float("inf")], ".3g") == "60.8, inf (each seed)"  # no mean to show

@@ -242,7 +242,13 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tu
 
 
 def interval_text(values: Sequence[float], fmt: str = ".3g", confidence: float = CONFIDENCE) -> str:
-    """The mean of per-seed values and its interval as a table cell shows it: ``"5.2 [4.9, 5.5]"`` (the mean alone for one value)."""
+    """The mean of per-seed values and its interval as a table cell shows it: ``"5.2 [4.9, 5.5]"`` (the mean alone for one value).
+
+    Values that are not all finite (an infinite ratio of one seed) have no mean: each seed's value is
+    shown instead, ``"60.8, 1.36e+04, inf (each seed)"``.
+    """
+    if not np.isfinite(np.asarray(values, dtype=float)).all():
+        return ", ".join(f"{float(v):{fmt}}" for v in values) + " (each seed)"
     mean, lo, hi = mean_interval(values, confidence)
     return f"{mean:{fmt}}" + (f" [{lo:{fmt}}, {hi:{fmt}}]" if lo is not None else "")
 
