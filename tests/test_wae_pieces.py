@@ -116,3 +116,55 @@ def test_form_difference_lies_within_the_log_m_over_m_bound(spread, logvar):
     if spread == 50.0:  # disjoint narrow ones: I_B = log M, and G_B = d/2 log(e/2), Eq. 21's gap for one Gaussian
         assert r["mutual_information"] == pytest.approx(math.log(m), abs=1e-6)
         assert r["jensen_gap"] == pytest.approx(d / 2 * math.log(math.e / 2), abs=1e-4)
+
+
+def _pull_setup():
+    from wisetut.models import mnist_autoencoder
+
+    torch.manual_seed(0)
+    return mnist_autoencoder(3), torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+
+
+def test_regulariser_pull_scales_with_the_weight_and_leaves_the_model_alone():
+    """Chapter 6's measure of what a penalty does: twice lambda, twice the penalty and its pull; nothing trained."""
+    from wisetut.engine import regulariser_pull
+    from wisetut.methods import AEVB, WAEMMD, WiSE
+    from wisetut.objectives import aevb_kl, wise_kl_metric
+
+    model, x = _pull_setup()
+    before = [p.detach().clone() for p in model.parameters()]
+    one, two = (regulariser_pull(model, WAEMMD(lam=lam, deterministic=False), x, 20, seed=3) for lam in (5.0, 10.0))
+    assert two["penalty"] == pytest.approx(2 * one["penalty"], rel=1e-5) and one["penalty"] != 0  # an unbiased MMD may be negative
+    assert two["grad_penalty"] == pytest.approx(2 * one["grad_penalty"], rel=1e-4)
+    assert two["pull"] == pytest.approx(2 * one["pull"], rel=1e-4)
+    assert two["grad_recon"] == pytest.approx(one["grad_recon"], rel=1e-6)  # the same draws
+    assert regulariser_pull(model, WAEMMD(lam=0.0, deterministic=False), x, 20)["grad_penalty"] == 0.0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(p.grad is None for p in model.parameters())
+
+    # AEVB's penalty is its mean KL; WiSE-ALE's is Eq. 21 over M (the model's means and variances, batch by batch)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+    aevb, wise = regulariser_pull(model, AEVB(), x, 20), regulariser_pull(model, WiSE(), x, 20)
+    assert aevb["penalty"] == pytest.approx(aevb_kl(mu, logvar).mean().item(), abs=2e-7 * aevb["recon"])
+    expected = sum(wise_kl_metric(mu[s : s + 20], logvar[s : s + 20]).item() / 20 for s in (0, 20)) / 2
+    assert wise["penalty"] == pytest.approx(expected, abs=2e-7 * wise["recon"])  # the loss less the float32 recon term
+
+
+def test_regulariser_pull_cost_ratio_compares_the_reconstruction_with_the_official_wae_cost():
+    """cost_ratio = |grad BCE| / |grad 0.05 ||x - y||^2| on the encoder, from gradients taken by hand."""
+    from wisetut.engine import regulariser_pull
+    from wisetut.methods import AEVB, Forward
+
+    model, x = _pull_setup()
+    out = regulariser_pull(model, AEVB(), x, 40, seed=0)
+    f = Forward.run(model, x, generator=torch.Generator().manual_seed(0))
+    params = list(model.encoder.parameters())
+
+    def norm(t):
+        return torch.linalg.vector_norm(torch.cat([g.flatten() for g in torch.autograd.grad(t, params, retain_graph=True)])).item()
+
+    bce = norm(f.recon.mean())
+    l2 = norm(0.05 * (torch.sigmoid(f.out) - x).square().flatten(1).sum(1).mean())
+    assert out["grad_recon"] == pytest.approx(bce, rel=1e-5) and out["grad_l2_cost"] == pytest.approx(l2, rel=1e-5)
+    assert out["cost_ratio"] == pytest.approx(bce / l2, rel=1e-5)
