@@ -177,3 +177,24 @@ def test_bad_inputs_are_clear_errors():
         distance_to_nearest(torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 5, 5))
     with pytest.raises(ValueError, match="latent_dim"):
         mlp_autoencoder(0)
+
+
+def test_a_seed_draws_the_locator_as_well_as_the_model(monkeypatch, tmp_path):
+    """train_methods' seeds each start the X encoder from their own draw, and the same seed from the same one."""
+    from wisetut import experiments
+    from wisetut.profiles import Settings
+
+    seen = []
+    monkeypatch.setattr(experiments, "train", lambda model, method, *a, **k: seen.append(
+        (k["seed"], [p.detach().clone() for p in method.locator.parameters()], [p.detach().clone() for p in model.parameters()])))
+    settings = Settings(n_train=96, n_test=40, epochs=1, batch_size=16, latent_dim=3, lr=1e-3)
+    method = NonparametricVAE(data_dim=16, hidden=(12, 12))
+    with torch.no_grad():
+        method.log_sigma.fill_(0.7)
+    for seed in (0, 1, 0):
+        experiments._train_seeded(lambda d: mlp_autoencoder(d, hidden=(12, 12), data_shape=SHAPE), method,
+                                  TRAIN, TEST, settings, seed, tmp_path / "run.pt")
+    (_, loc0, mod0), (_, loc1, _), (_, loc0_again, mod0_again) = seen
+    assert not all(torch.equal(a, b) for a, b in zip(loc0, loc1))
+    assert all(torch.equal(a, b) for a, b in zip(loc0, loc0_again)) and all(torch.equal(a, b) for a, b in zip(mod0, mod0_again))
+    assert method.log_sigma.item() == 0.0  # the kernel starts at sigma = l = 1

@@ -118,9 +118,16 @@ def _finished(path: Path, epochs: int) -> bool:
 
 
 def _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, **kwargs) -> TrainResult:
-    """One run of :func:`train_methods`, in this process or a worker: the same initial weights for every method."""
+    """One run of :func:`train_methods`, in this process or a worker: the same initial weights for every method.
+
+    The seed also draws the method's own initial weights where it holds some at construction
+    (its ``reset_parameters``: the nonparametric VAE's locator), after the model's.
+    """
     torch.manual_seed(seed)
-    return train(model_fn(settings.latent_dim), method, train_x, test_x, epochs=settings.epochs,
+    model = model_fn(settings.latent_dim)
+    if hasattr(method, "reset_parameters"):
+        method.reset_parameters()
+    return train(model, method, train_x, test_x, epochs=settings.epochs,
                  batch_size=settings.batch_size, lr=settings.lr, seed=seed, checkpoint=path, **kwargs)
 
 

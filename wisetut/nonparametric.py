@@ -134,6 +134,19 @@ class NonparametricVAE(Method):
         self.log_sigma = nn.Parameter(torch.zeros(()))
         self.log_lengthscale = nn.Parameter(torch.zeros(()))
 
+    def reset_parameters(self) -> None:
+        """Draw the locator's weights afresh from the global RNG and reset the kernel to sigma = l = 1.
+
+        :func:`wisetut.experiments.train_methods` calls this right after it builds a seed's model,
+        so that each seed's X encoder starts from its own draw (a seed sets every initial weight).
+        """
+        for layer in self.locator.modules():
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+        with torch.no_grad():
+            self.log_sigma.zero_()
+            self.log_lengthscale.zero_()
+
     def parameter_groups(self, model: AutoEncoder) -> dict[str, list[nn.Parameter]]:
         return {"model": list(model.parameters()), "locator": list(self.parameters())}
 
