@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from wisetut.data.squares import distance_to_squares, make_fading_squares, square_mask
+from wisetut.data.squares import distance_to_squares, grey_level, make_fading_squares, square_mask
 from wisetut.estimators import mc_aggregate_kl, mc_aggregate_kl_stratified, mc_mutual_information, regulariser_identity
 from wisetut.models.squares import squares_autoencoder
 from wisetut.models.wae_mnist import Conv2dSame, wae_mnist_autoencoder
@@ -168,3 +168,11 @@ def test_regulariser_pull_cost_ratio_compares_the_reconstruction_with_the_offici
     l2 = norm(0.05 * (torch.sigmoid(f.out) - x).square().flatten(1).sum(1).mean())
     assert out["grad_recon"] == pytest.approx(bce, rel=1e-5) and out["grad_l2_cost"] == pytest.approx(l2, rel=1e-5)
     assert out["cost_ratio"] == pytest.approx(bce / l2, rel=1e-5)
+
+
+def test_grey_level_recovers_each_square_and_clips_what_is_no_square():
+    sq = make_fading_squares(50, seed=4)
+    assert torch.allclose(grey_level(sq.x), sq.grey, atol=1e-6)
+    assert grey_level(torch.ones(2, 1, 32, 32) * 3.0).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="expected images"):
+        grey_level(torch.zeros(2, 1, 28, 28))

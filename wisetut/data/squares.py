@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["FadingSquares", "make_fading_squares", "square_mask", "distance_to_squares"]
+__all__ = ["FadingSquares", "make_fading_squares", "square_mask", "grey_level", "distance_to_squares"]
 
 SIZE, SQUARE = 32, 16
 
@@ -44,6 +44,18 @@ def make_fading_squares(n: int, seed: int = 0) -> FadingSquares:
     return FadingSquares(g.view(n, 1, 1, 1) * square_mask(), g)
 
 
+def grey_level(images: Tensor) -> Tensor:
+    """Per image, the grey level of the nearest fading square ``[N]``: ``clip(<x, mask> / |mask|, 0, 1)``.
+
+    For decoded prior samples, the distribution of these levels against the data's ``U(0, 1)`` says
+    whether the prior's mass lands on the data in the right proportions (chapter 6).
+    """
+    if images.dim() != 4 or tuple(images.shape[1:]) != (1, SIZE, SIZE):
+        raise ValueError(f"expected images [N, 1, {SIZE}, {SIZE}], got {tuple(images.shape)}")
+    mask = square_mask().to(images)
+    return ((images * mask).flatten(1).sum(1) / mask.sum()).clamp(0.0, 1.0)
+
+
 def distance_to_squares(images: Tensor) -> Tensor:
     """Per image, the root-mean-square distance to the nearest fading square ``[N]``.
 
@@ -51,8 +63,5 @@ def distance_to_squares(images: Tensor) -> Tensor:
     decoded sample that *is* a fading square scores 0 and anything else (a blend, a smear) scores
     more. This measures whether samples from the prior land on the data.
     """
-    if images.dim() != 4 or tuple(images.shape[1:]) != (1, SIZE, SIZE):
-        raise ValueError(f"expected images [N, 1, {SIZE}, {SIZE}], got {tuple(images.shape)}")
-    mask = square_mask().to(images)
-    g = ((images * mask).flatten(1).sum(1) / mask.sum()).clamp(0.0, 1.0)
-    return (images - g.view(-1, 1, 1, 1) * mask).square().flatten(1).mean(1).sqrt()
+    g = grey_level(images)
+    return (images - g.view(-1, 1, 1, 1) * square_mask().to(images)).square().flatten(1).mean(1).sqrt()
