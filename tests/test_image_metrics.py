@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
 
-from wisetut import checkpoints
 from wisetut.checkpoints import CheckpointError
 from wisetut.generate import decode_mean, interpolate, sample_prior
 from wisetut.image_metrics import features_of, frechet_distance, sharpness
@@ -109,13 +107,6 @@ def test_a_corrupted_or_unwritable_classifier_file_is_a_checkpoint_error(tmp_pat
     blocker.write_text("nothing can be created under a regular file, even by root")
     with pytest.raises(CheckpointError, match=f"cannot write checkpoint {blocker / 'clf.pt'}"):
         digit_classifier(x, y, blocker / "clf.pt", epochs=1, batch_size=32, progress=False)
-
-
-def test_chapter_6s_stored_classifier_still_loads():
-    # book/results/wae_digit_classifier_standard.pt is loaded by chapter 6 through digit_classifier
-    saved = checkpoints.load(Path(__file__).parents[1] / "book" / "results" / "wae_digit_classifier_standard.pt")
-    assert saved["format"] == 1 and set(saved["key"]) == {"data", "epochs", "batch_size", "lr", "seed"}
-    DigitClassifier().load_state_dict(saved["state"])  # strict: every weight present and shaped right
 
 
 def test_sample_prior_and_interpolate_shapes_and_ends():
