@@ -56,6 +56,7 @@ _SINE_PAPER = Settings(n_train=190_000, n_test=10_000, epochs=50, batch_size=64,
 # Chapters 9 and 10's longer sine runs: 100 epochs, x0.2 at epochs 60 and 75, so that the convergence
 # window (the last 20 epochs) lies wholly at the final rate
 _SINE_CONTROLS = replace(_SINE_STANDARD, epochs=100, lr=StepLR(5e-4, milestones=(60, 75), gamma=0.2))
+_SQUARES_LR = StepLR(2e-4, milestones=(60, 75), gamma=0.1)  # chapter 6's fading squares (see "squares" below)
 _MNIST_2D = {
     "quick": Settings(n_train=1_000, n_test=500, epochs=2, batch_size=64, latent_dim=2, lr=1e-3),
     "standard": Settings(n_train=4_000, n_test=1_000, epochs=30, batch_size=64, latent_dim=2, lr=1e-3),
@@ -89,11 +90,7 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     # x0.2 at 60 and 75: at a constant 5e-4 for 40 epochs the runs still moved by 8-20%), in paper as well
     # (as chapter 9's controls: at 190,000 waves, 12 runs would take most of a day of a 2-core CPU);
     # MNIST as chapter 5 (all of it, at Appendix D.2, in paper).
-    "future_sine": {
-        "quick": _SINE_QUICK,
-        "standard": replace(_SINE_CONTROLS, n_train=10_000, n_test=2_000),
-        "paper": replace(_SINE_CONTROLS, n_train=10_000, n_test=2_000),
-    },
+    "future_sine": {"quick": _SINE_QUICK, **dict.fromkeys(("standard", "paper"), replace(_SINE_CONTROLS, n_train=10_000, n_test=2_000))},
     "future_mnist": _MNIST_2D,
     # The controls of chapter 9 on MNIST 2-D: chapter 5's data and settings (Appendix D.2 in paper, where
     # chapter 5's runs converge in 30 epochs), trained twice as long in standard so that every run converges.
@@ -113,10 +110,8 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     # (the convergence window, the last 20 epochs, lies wholly at the final rate).
     "squares": {
         "quick": Settings(n_train=1_000, n_test=500, epochs=2, batch_size=100, latent_dim=2, lr=1e-3),
-        "standard": Settings(n_train=10_000, n_test=2_000, epochs=100, batch_size=100, latent_dim=2,
-                             lr=StepLR(2e-4, milestones=(60, 75), gamma=0.1)),
-        "paper": Settings(n_train=60_000, n_test=10_000, epochs=100, batch_size=100, latent_dim=2,
-                          lr=StepLR(2e-4, milestones=(60, 75), gamma=0.1)),
+        "standard": Settings(n_train=10_000, n_test=2_000, epochs=100, batch_size=100, latent_dim=2, lr=_SQUARES_LR),
+        "paper": Settings(n_train=60_000, n_test=10_000, epochs=100, batch_size=100, latent_dim=2, lr=_SQUARES_LR),
     },
     # Faces (chapter 7): Appendix D.3, batch 256, 50 epochs, Adam 3e-4 then 1.5e-4 after 30 epochs,
     # latent 64, CelebA's official train (162,770) and test (19,962) splits. standard and quick run on
