@@ -478,9 +478,9 @@ def train(
     model._check_x(train_x[:1])
     model._check_x(test_x[:1])
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None and not ckpt_path.exists():
-        checkpoints.check_writable(ckpt_path)  # now, not after the first epoch
     shard = distributed.setup()  # one process, or this one's rows of every batch under torchrun
+    if ckpt_path is not None and shard.is_main and not ckpt_path.exists():
+        checkpoints.check_writable(ckpt_path)  # now, not after the first epoch; only the process that writes it
     progress = progress and shard.is_main
     device = pick_device(device)
     method.configure_model(model)
