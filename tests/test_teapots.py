@@ -144,3 +144,21 @@ def test_traverse_sweeps_one_coordinate():
         others = [k for k in range(3) if k != j]
         assert torch.equal(paths[:, j, :, others], z[:, None, others].expand(2, 5, 2))
     assert traverse(teapots_autoencoder(3, 32), z, ranges, steps=4).shape == (2, 3, 4, 3, 32, 32)
+
+
+def test_dci_lasso_reaches_the_optimum_on_nearly_collinear_codes():
+    """A trained encoder's codes can be nearly collinear. The Lasso whose weights are DCI's importances must
+    still be solved: its optimality (KKT) conditions hold, |X'r / n| <= alpha with equality on the used codes
+    (coordinate descent with 5,000 sweeps stopped far from this on such codes, and on chapter 11's)."""
+    from wisetut.disentanglement import _fit, _standardise
+
+    rng = np.random.default_rng(0)
+    b, d = rng.normal(size=(2000, 3)), rng.normal(size=(2000, 1))
+    codes = np.concatenate([b, b + 1e-2 * d, b[:, :1] - b[:, 1:2], rng.normal(size=(2000, 3))], 1)
+    (x,), (y,) = _standardise(codes), _standardise(d + 0.05 * rng.normal(size=(2000, 1)))
+    model, importance = _fit("lasso", x, y[:, 0], seed=0)
+    grad = x.T @ (y[:, 0] - model.predict(x)) / len(x)
+    alpha, used = model.alpha, model.coef_ != 0
+    assert used.any() and np.allclose(importance, np.abs(model.coef_))
+    assert np.all(np.abs(grad) <= alpha * (1 + 1e-6) + 1e-10)
+    assert np.allclose(grad[used], alpha * np.sign(model.coef_[used]), rtol=1e-5, atol=1e-10)
