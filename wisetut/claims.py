@@ -109,8 +109,10 @@ def _t_interval(diffs: np.ndarray, confidence: float) -> tuple[float, float]:
     mean = float(diffs.mean())
     if np.ptp(diffs) == 0:
         return mean, mean
-    ci = stats.ttest_1samp(diffs, 0.0).confidence_interval(confidence)
-    return float(ci.low), float(ci.high)
+    # the interval of scipy.stats.ttest_1samp, from its t distribution and standard error (ttest_1samp itself
+    # warns of "catastrophic cancellation" when the differences are nearly equal, as a near-saturated measure's are)
+    lo, hi = stats.t.interval(confidence, len(diffs) - 1, loc=mean, scale=stats.sem(diffs))
+    return float(lo), float(hi)
 
 
 def compare(

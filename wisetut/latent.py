@@ -28,6 +28,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
+from wisetut.data.images import as_float_batch
 from wisetut.estimators import mc_aggregate_kl
 from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.objectives import check_posterior
@@ -37,10 +38,14 @@ __all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "compactness", "
 
 @torch.no_grad()
 def encode_all(model: AutoEncoder, x: Tensor, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
-    """``(mu, logvar)`` of every row of ``x``, on the CPU, in float32."""
+    """``(mu, logvar)`` of every row of ``x``, on the CPU, in float32.
+
+    ``x`` may be uint8 images (chapters 7 and 11 keep their data so): each chunk is scaled to [0, 1]
+    on the model's device, so that the whole data set is never held in float32.
+    """
     device = next(model.parameters()).device
     with eval_mode(model):
-        parts = [model.encode(x[s : s + batch_size].to(device)) for s in range(0, len(x), batch_size)]
+        parts = [model.encode(as_float_batch(x[s : s + batch_size].to(device))) for s in range(0, len(x), batch_size)]
     return torch.cat([p[0] for p in parts]).float().cpu(), torch.cat([p[1] for p in parts]).float().cpu()
 
 

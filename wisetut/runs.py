@@ -206,6 +206,13 @@ def _faces(settings: Settings) -> tuple[Tensor, Tensor]:
     return data.x_train, data.x_test
 
 
+def _teapots(settings: Settings) -> tuple[Tensor, Tensor]:
+    from wisetut.data.teapots import SIZE, load_teapots
+
+    data = load_teapots(settings.n_train, settings.n_test, size=SIZE[settings.profile or current_profile()], root=DATA_ROOT, seed=0)
+    return data.x_train, data.x_test
+
+
 def _squares(settings: Settings) -> tuple[Tensor, Tensor]:
     from wisetut.data.squares import make_fading_squares
 
@@ -229,6 +236,13 @@ def _celeba_network(profile: str):
     from wisetut.models.wae_celeba import WIDTH, wae_celeba_autoencoder
 
     return partial(wae_celeba_autoencoder, width=WIDTH[profile])
+
+
+def _teapots_network(profile: str):
+    from wisetut.data.teapots import SIZE
+    from wisetut.models.teapots import teapots_autoencoder
+
+    return partial(teapots_autoencoder, size=SIZE[profile])
 
 
 def _squares_network(profile: str):
@@ -279,7 +293,7 @@ def _cells(settings: Settings) -> dict[str, Method]:
             "wise_weight_m": WiSE(kl_weight=m, logvar_floor=FLOOR), "wise": WiSE(kl_weight=1.0, logvar_floor=FLOOR)}
 
 
-SEEDS = {"quick": (0, 1), "standard": (0, 1, 2), "paper": (0, 1, 2)}  # chapters 5, 6, 8, 9 and 10
+SEEDS = {"quick": (0, 1), "standard": (0, 1, 2), "paper": (0, 1, 2)}  # chapters 5 to 11
 
 
 def _mnist_methods(settings: Settings) -> dict[str, Method]:
@@ -307,7 +321,14 @@ def _squares_methods(settings: Settings) -> dict[str, Method]:
 def _faces_methods(settings: Settings) -> dict[str, Method]:
     """Chapter 7: the papers' CelebA settings (WAE penalties weighted 5 lambda, see the chapter)."""
     return {"aevb": AEVB(), "wae_mmd": WAEMMD(lam=5 * 100.0),
-            "wae_gan": WAEGAN(lam=5 * 1.0, hidden=1024, layers=4, lr_adv=1e-3, prior_trick=True), "wise": WiSE()}
+            "wae_gan": WAEGAN(lam=5 * 1.0, hidden=1024, layers=4, lr_adv=1e-3, prior_trick=True),
+            "wise": WiSE(logvar_floor=FLOOR)}
+
+
+def _teapots_methods(settings: Settings) -> dict[str, Method]:
+    """Chapter 11: AEVB, beta-VAE at beta 2 and 4, WiSE-ALE and WAE-MMD on the teapots."""
+    return {"aevb": AEVB(), **{f"beta_vae_{b:g}": BetaVAE(beta=b) for b in (2.0, 4.0)},
+            "wise": WiSE(kl_weight=1.0, logvar_floor=FLOOR), "wae_mmd": WAEMMD(lam=10.0)}
 
 
 def _npvae_pair(d: int):
@@ -357,7 +378,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                lambda s: (Group(replace(s, epochs=max(1, s.epochs // 5)), _wae_beta1),), seeds=SEEDS),
     Experiment("squares", ("06_wasserstein_autoencoders",), "squares", _squares, _squares_network, _one(_squares_methods),
                seeds=SEEDS),
-    Experiment("celeba", ("07_faces",), "faces", _faces, _celeba_network, _one(_faces_methods)),
+    Experiment("celeba", ("07_faces",), "faces", _faces, _celeba_network, _one(_faces_methods), seeds=SEEDS),
+    Experiment("teapots", ("11_teapots",), "teapots", _teapots, _teapots_network, _one(_teapots_methods), seeds=SEEDS),
     Experiment("npvae", ("08_nonparametric_vae",), "npvae", _mnist, _always(mlp_autoencoder), _npvae_groups,
                seeds=SEEDS),
     Experiment("controls_sine", ("09_what_makes_wise_ale_work",), "controls_sine", _sine, _always(sine_autoencoder),
