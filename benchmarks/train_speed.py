@@ -77,8 +77,9 @@ import torch
 from torch import nn
 
 from wisetut.data import load_mnist, make_sine_waves
-from wisetut.engine import evaluate, make_adam, train_step
+from wisetut.engine import Forward, evaluate, make_adam, train_step
 from wisetut.methods import make_method
+from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.models import mnist_autoencoder, sine_autoencoder
 from wisetut.models.layers import as_torch_layers
 from wisetut.profiles import settings_for
@@ -141,16 +142,70 @@ def _stepper(model, method: str, adam):
     return lambda xb: train_step(model, meth, xb, optimizers, groups)
 
 
-def time_steps(step, x: torch.Tensor, steps: int, seed: int) -> float:
-    """Steps/s of ``steps`` consecutive calls of ``step`` on random batches of ``x``, after the warm-up."""
+class _StackedLoss(nn.Module):
+    """The engine step's forward pass and losses as one module, for :func:`torch.func.functional_call`."""
+
+    def __init__(self, model: nn.Module, method):
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, xb: torch.Tensor):
+        f = Forward.run(self.model, xb)
+        loss = self.method.losses(f)["model"]
+        mu, logvar = f.mu.detach(), f.logvar.detach()
+        kl, rec = aevb_kl(mu, logvar).mean(), f.recon.detach().mean()
+        return loss, torch.stack([rec, kl, wise_kl_metric(mu, logvar), loss.detach(), -(rec + kl)])  # train_step's metrics
+
+
+def stacked_step(init: nn.Module, method: str, k: int):
+    """``k`` models of one method trained at once (``torch.func``: stacked module states, ``vmap`` over them).
+
+    A lever of issue 19, measured, not used by the engine: ``step(xb)`` takes ``[k, BATCH, ...]``, one batch per
+    model, and makes one Adam step (fused, on the stacked parameters: Adam is elementwise, so that is each
+    model's own Adam) for all ``k``, with the per-step metrics of :func:`wisetut.engine.train_step`. Every model
+    starts from ``init``; the noise differs per model (``randomness="different"``). Methods with an adversary
+    (WAE-GAN) are not covered. A stacked run draws its batches and noise otherwise than ``k`` separate runs, so
+    it is not the seeds' own runs: that is why the engine does not train this way.
+    """
+    from torch.func import functional_call, grad, stack_module_state, vmap
+
+    meth = make_method(method, **HPARAMS[method])
+    models = [copy.deepcopy(init) for _ in range(k)]
+    for m in models:
+        meth.configure_model(m)
+        m.train()
+    params, buffers = stack_module_state([_StackedLoss(m, meth) for m in models])
+    base = copy.deepcopy(_StackedLoss(models[0], meth)).to("meta")
+    grads_of = vmap(grad(lambda p, b, xb: functional_call(base, (p, b), (xb,)), has_aux=True), randomness="different")
+    leaves = list(params.values())
+    for t in leaves:
+        t.requires_grad_(False)
+    adam = torch.optim.Adam(leaves, lr=LR, fused=True)
+
+    def step(xb: torch.Tensor) -> torch.Tensor:
+        grads, metrics = grads_of(params, buffers, xb)
+        for t, g in zip(leaves, grads.values()):
+            t.grad = g
+        adam.step()
+        return metrics
+
+    return step
+
+
+def time_steps(step, x: torch.Tensor, steps: int, seed: int, stack: int = 0) -> float:
+    """Steps/s of ``steps`` consecutive calls of ``step`` on random batches of ``x``, after the warm-up.
+
+    ``stack=k``: ``step`` is a :func:`stacked_step` of ``k`` models; the rate is per model (``k`` model-steps a call).
+    """
     gen = torch.Generator().manual_seed(seed)
-    batches = [x[torch.randint(len(x), (BATCH,), generator=gen)] for _ in range(WARMUP_STEPS + steps)]
+    shape = (stack, BATCH) if stack else (BATCH,)
+    batches = [x[torch.randint(len(x), shape, generator=gen)] for _ in range(WARMUP_STEPS + steps)]
     for xb in batches[:WARMUP_STEPS]:
         step(xb)
     t = time.perf_counter()
     for xb in batches[WARMUP_STEPS:]:
         step(xb)
-    return steps / (time.perf_counter() - t)
+    return max(stack, 1) * steps / (time.perf_counter() - t)
 
 
 def _pythae_steps_per_second(stamps: dict[int, list[float]]) -> float:
@@ -288,6 +343,9 @@ def _side_worker(conn, untuned: bool, quick: bool, mnist_source: str) -> None:
         if side == "pythae":
             px = px or _import_pythae()[0]
             conn.send(px.time(arch, method, init, epochs))
+        elif side.startswith("stacked"):  # "stacked<k>"
+            k = int(side[len("stacked"):])
+            conn.send(time_steps(stacked_step(init, method, k), arch.train_x, steps, seed=seed, stack=k))
         else:
             make = reference_step if side == "reference" else engine_step
             conn.send(time_steps(make(init, method), arch.train_x, steps, seed=seed))
@@ -306,7 +364,7 @@ class Sides:
             self.conns[name], self.procs = parent, self.procs + [proc]
 
     def time(self, side: str, *request) -> float:
-        conn = self.conns["engine" if side == "engine" else "untuned"]
+        conn = self.conns["engine" if side == "engine" or side.startswith("stacked") else "untuned"]
         conn.send((side, *request))
         return conn.recv()
 
@@ -418,6 +476,8 @@ def main() -> None:
     parser.add_argument("--no-pythae", action="store_true", help="leave pythae out even if importable")
     parser.add_argument("--no-processes", action="store_true", help="skip the two-process run and the paper estimate")
     parser.add_argument("--profile", action="store_true", help="also profile the engine step (one thread)")
+    parser.add_argument("--stack", type=int, default=4, metavar="K",
+                        help="also time K models of a method stacked with torch.func, per model (default 4; 0: no)")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 6)
     steps = args.steps or (15 if args.quick else 40)
@@ -435,7 +495,8 @@ def main() -> None:
             for threads in args.threads:
                 for m_i, method in enumerate(args.methods):
                     seed = 1000 * r + 10 * a_i + m_i
-                    sides = ["reference", "engine"] + (["pythae"] if px is not None and method != "wise" else [])
+                    sides = (["reference", "engine"] + (["pythae"] if px is not None and method != "wise" else [])
+                             + ([f"stacked{args.stack}"] if args.stack > 1 else []))
                     if (r + a_i + m_i + threads) % 2:
                         sides.reverse()
                     for side in sides:
@@ -452,8 +513,10 @@ def main() -> None:
           f"torch={torch.__version__}  pythae={_pythae_version() if px is not None else 'not installed'}")  # fmt: skip
     print(f"batch {BATCH}, lr {LR}; reference and engine: blocks of {steps} steps after {WARMUP_STEPS} warm-up; "
           f"pythae: {2 if args.quick else 1} epoch(s) per run; {rounds} interleaved rounds; " + "; ".join(f"{a.name}: {a.note}" for a in archs))
+    stk = f"stacked{args.stack}" if args.stack > 1 else None
     header = (f"{'network':<7} {'threads':>7} {'method':<9} | {'reference':>9} {'engine':>7} {'pythae':>7} steps/s | "
-              f"{'engine/reference':>22} | {'engine/pythae':>19}")  # fmt: skip
+              f"{'engine/reference':>22} | {'engine/pythae':>19}"
+              + (f" | {f'{args.stack} stacked, per model':>22} | {'stacked/reference':>19}" if stk else ""))  # fmt: skip
     print(header)
     print("-" * len(header))
 
@@ -468,9 +531,12 @@ def main() -> None:
             for method in args.methods:
                 ref, eng = results[(arch.name, threads, method, "reference")], results[(arch.name, threads, method, "engine")]
                 py = results.get((arch.name, threads, method, "pythae"))
+                st = results.get((arch.name, threads, method, stk))
                 print(f"{arch.name:<7} {threads:>7} {method:<9} | {statistics.median(ref):>9.1f} {statistics.median(eng):>7.1f} "
-                      f"{statistics.median(py) if py else float('nan'):>7.1f}         | {ratio(eng, ref):>22} | {ratio(eng, py):>19}")  # fmt: skip
-    print("ratios: median over rounds of the per-round ratios (min-max); nan/n/a: pythae not run (no WiSE-ALE, or not installed)")
+                      f"{statistics.median(py) if py else float('nan'):>7.1f}         | {ratio(eng, ref):>22} | {ratio(eng, py):>19}"
+                      + (f" | {statistics.median(st):>22.1f} | {ratio(st, ref):>19}" if stk else ""))  # fmt: skip
+    print("ratios: median over rounds of the per-round ratios (min-max); nan/n/a: pythae not run (no WiSE-ALE, or not installed)"
+          + (f"; stacked: {args.stack} models of one method in one step (torch.func), steps/s per model" if stk else ""))
     print(f"total {total:.0f} s; 1-minute load average at the start and after each round: {', '.join(loads)}")
 
     if not args.no_processes and "sine" in args.arch:

@@ -291,3 +291,23 @@ def test_torch_func_grad_works_to_second_order():
         gg = torch.func.grad(lambda m: torch.func.grad(fn)(m, lv).square().sum())(mu)
         gg_naive = torch.func.grad(lambda m: torch.func.grad(naive)(m, lv).square().sum())(mu)
         torch.testing.assert_close(gg, gg_naive, rtol=1e-10, atol=1e-12)
+
+
+def test_wise_kl_under_vmap_equals_each_model_alone():
+    """Several models' batches stacked (torch.func.vmap, as benchmarks/train_speed.py's stacked seeds): values and
+    gradients of Eq. 21 and of the pairwise overlap are each model's own."""
+    from torch.func import grad, vmap
+
+    g = torch.Generator().manual_seed(3)
+    mu, logvar = torch.randn(3, 16, 4, generator=g, dtype=torch.float64), 0.3 * torch.randn(3, 16, 4, generator=g, dtype=torch.float64)
+    values = vmap(wise_kl)(mu, logvar)
+    grads = vmap(grad(wise_kl, argnums=(0, 1)))(mu, logvar)
+    overlaps = vmap(log_gaussian_overlap, in_dims=(0, 0, None, None))(mu, logvar, mu[0], logvar[0])
+    for k in range(3):
+        m, lv = mu[k].clone().requires_grad_(True), logvar[k].clone().requires_grad_(True)
+        v = wise_kl(m, lv)
+        gm, glv = torch.autograd.grad(v, (m, lv))
+        torch.testing.assert_close(values[k], v.detach(), rtol=1e-12, atol=0)
+        torch.testing.assert_close(grads[0][k], gm, rtol=1e-10, atol=1e-14)
+        torch.testing.assert_close(grads[1][k], glv, rtol=1e-10, atol=1e-14)
+        torch.testing.assert_close(overlaps[k], log_gaussian_overlap(mu[k], logvar[k], mu[0], logvar[0]), rtol=1e-12, atol=0)

@@ -191,7 +191,17 @@ def _log_overlap_grads(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: T
 
 
 class _SavesInputs(torch.autograd.Function):
-    """Both overlap Functions keep their inputs for the backward pass (new-style, so ``torch.func`` works)."""
+    """Both overlap Functions keep their inputs for the backward pass (new-style, so ``torch.func`` works).
+
+    Under :func:`torch.func.vmap` (several models stacked, ``benchmarks/train_speed.py``) each Function is
+    applied once per stacked model: the tiled kernels write into preallocated buffers, which vmap cannot batch.
+    """
+
+    @classmethod
+    def vmap(cls, info, in_dims, *args):  # torch.func calls it as Function.vmap(info, in_dims, *args)
+        args = [a if d is None else a.movedim(d, 0) for a, d in zip(args, in_dims)]
+        return torch.stack([cls.apply(*(a if d is None else a[k] for a, d in zip(args, in_dims)))
+                            for k in range(info.batch_size)]), 0
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
