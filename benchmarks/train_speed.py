@@ -77,9 +77,8 @@ import torch
 from torch import nn
 
 from wisetut.data import load_mnist, make_sine_waves
-from wisetut.engine import Forward, evaluate, make_adam, train_step
+from wisetut.engine import Forward, evaluate, make_adam, step_metrics, train_step
 from wisetut.methods import make_method
-from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.models import mnist_autoencoder, sine_autoencoder
 from wisetut.models.layers import as_torch_layers
 from wisetut.profiles import settings_for
@@ -152,9 +151,7 @@ class _StackedLoss(nn.Module):
     def forward(self, xb: torch.Tensor):
         f = Forward.run(self.model, xb)
         loss = self.method.losses(f)["model"]
-        mu, logvar = f.mu.detach(), f.logvar.detach()
-        kl, rec = aevb_kl(mu, logvar).mean(), f.recon.detach().mean()
-        return loss, torch.stack([rec, kl, wise_kl_metric(mu, logvar), loss.detach(), -(rec + kl)])  # train_step's metrics
+        return loss, step_metrics(f, loss)  # train_step's metrics
 
 
 def stacked_step(init: nn.Module, method: str, k: int):

@@ -50,7 +50,7 @@ from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.outputs import pick_device
 from wisetut.schedule import lr_factor, schedule_key
 
-__all__ = ["train", "train_step", "make_adam", "reuse_freed_memory", "evaluate", "objective", "regulariser_pull", "check_data", "TrainResult", "History", "CheckpointError"]
+__all__ = ["train", "train_step", "step_metrics", "make_adam", "reuse_freed_memory", "evaluate", "objective", "regulariser_pull", "check_data", "TrainResult", "History", "CheckpointError"]
 
 CHECKPOINT_FORMAT = 2  # 2: the fingerprint identifies the run (network layers, held-out data, optimisers)
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
@@ -414,11 +414,21 @@ def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict,
     for name in losses:
         distributed.sync_gradients(groups[name])  # the mean over processes in a run over several; else nothing
         optimizers[name].step()
+    return step_metrics(f, losses["model"])
+
+
+def step_metrics(f: Forward, model_loss: Tensor) -> Tensor:
+    """A training step's metrics, detached, in the order of ``_TRAIN_METRICS``.
+
+    The mean reconstruction term, the mean per-sample KL (Eq. 26's), the Eq. 21 metric of the global
+    batch, the ``"model"`` loss and the ELBO. :func:`train_step` and ``benchmarks/train_speed.py``'s
+    stacked step both report these.
+    """
     with torch.no_grad():
         kl = aevb_kl(f.mu, f.logvar).mean()
         rec = f.recon.mean()
         wise = wise_kl_metric(distributed.gather(f.mu), distributed.gather(f.logvar))  # the global batch's
-        return torch.stack([rec, kl, wise, losses["model"], -(rec + kl)])
+        return torch.stack([rec, kl, wise, model_loss, -(rec + kl)])
 
 
 def _on_device(x: Tensor, device: torch.device) -> Tensor:
