@@ -9,7 +9,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from wisetut.experiments import convergence  # noqa: E402
-from wisetut.plots import convergence_table, image_grid, markdown_table, posterior_ellipses, training_curves  # noqa: E402
+from matplotlib.patches import Circle, FancyArrowPatch, Rectangle  # noqa: E402
+
+from wisetut.plots import (  # noqa: E402
+    convergence_table, graphical_model, image_grid, markdown_table, posterior_ellipses, training_curves)
 
 
 def test_markdown_table_formats_cells():
@@ -54,3 +57,20 @@ def test_posterior_ellipses_and_curves():
     training_curves(ax3, {"a": [3, 2, 1]}, ylabel="", legend=False)
     assert ax3.get_legend() is None and not ax3.patches
     plt.close("all")
+
+
+def test_graphical_model_draws_nodes_edges_and_plates():
+    fig, ax = plt.subplots()
+    nodes = {"z": ((1.0, 2.0), "z", False), "x": ((1.0, 0.0), "x", True)}
+    graphical_model(ax, nodes, [("z", "x", "generative"), ("x", "z", "inference")], [((0.0, -0.5, 2.0, 1.0), "N")], r=0.5)
+    circles = [p for p in ax.patches if isinstance(p, Circle)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(circles) == 2 and len(arrows) == 2 and sum(isinstance(p, Rectangle) for p in ax.patches) == 1
+    assert circles[1].get_facecolor() != circles[0].get_facecolor()  # the observed node is shaded
+    assert arrows[0].get_linestyle() == "-" and arrows[1].get_linestyle() == "--"  # inference dashed
+    assert {t.get_text() for t in ax.texts} == {"z", "x", "N"}
+    with pytest.raises(ValueError, match="expected two of the nodes"):
+        graphical_model(ax, nodes, [("z", "y", "generative")])
+    with pytest.raises(ValueError, match="a kind"):
+        graphical_model(ax, nodes, [("z", "x", "causal")])
+    plt.close(fig)

@@ -9,6 +9,8 @@ owns (so a chapter composes its own figure) or return a string or an array; none
 - :func:`training_curves`: held-out curves with the convergence window shaded (chapter 4 on).
 - :func:`image_grid`: images tiled with :func:`torchvision.utils.make_grid` (chapter 5 on).
 - :func:`posterior_ellipses`: 2-D posteriors drawn as ellipses of ``n_sd`` standard deviations (chapter 5).
+- :func:`graphical_model`: a directed graphical model (nodes, generative and inference arrows, plates),
+  as in the paper's Fig. 2 (chapter 1).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from matplotlib.patches import Ellipse
+from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, Rectangle
 from torch import Tensor
 from torchvision.utils import make_grid
 
-__all__ = ["markdown_table", "convergence_table", "training_curves", "image_grid", "posterior_ellipses"]
+__all__ = ["markdown_table", "convergence_table", "training_curves", "image_grid", "posterior_ellipses", "graphical_model"]
 
 
 def _cell(v, fmt: str) -> str:
@@ -121,3 +123,39 @@ def posterior_ellipses(ax, mu, sd, *, n_sd: float = 2.0, **style) -> None:
     style = {"fill": False, "lw": 0.5, **style}
     for (x, y), (sx, sy) in zip(mu, sd):
         ax.add_patch(Ellipse((float(x), float(y)), 2 * n_sd * float(sx), 2 * n_sd * float(sy), **style))
+
+
+EDGE_STYLES = {"generative": {"ls": "-", "color": "black"}, "inference": {"ls": "--", "color": "tab:red"}}
+
+
+def graphical_model(ax, nodes: Mapping[str, tuple], edges: Sequence[tuple[str, str, str]],
+                    plates: Sequence[tuple[tuple[float, float, float, float], str]] = (), *, r: float = 0.32,
+                    rad: float = 0.0) -> None:
+    """Draw a directed graphical model in data coordinates (chapter 1's redrawn Fig. 2).
+
+    Args:
+        nodes: ``name -> ((x, y), label, observed)``; observed nodes are shaded grey.
+        edges: ``(from, to, kind)`` with ``kind`` ``"generative"`` (solid black, p(x|z)) or
+            ``"inference"`` (dashed red, q(z|x)); arrows stop at the circles' edges.
+        plates: ``((x0, y0, width, height), label)``, the label in the lower right corner.
+        r: the nodes' radius; rad: the arrows' curvature (``arc3``; 0 is straight).
+
+    Raises:
+        ValueError: for an edge between unknown nodes or of an unknown kind.
+    """
+    for (x0, y0, w, h), label in plates:
+        ax.add_patch(Rectangle((x0, y0), w, h, fill=False, lw=1.2, zorder=0))
+        ax.text(x0 + w - 0.08, y0 + 0.08, label, ha="right", va="bottom", fontsize=11)
+    for (x, y), label, observed in nodes.values():
+        ax.add_patch(Circle((x, y), r, facecolor="0.82" if observed else "white", edgecolor="black", lw=1.5, zorder=2))
+        ax.text(x, y, label, ha="center", va="center", fontsize=14, zorder=3)
+    for a, b, kind in edges:
+        if a not in nodes or b not in nodes or kind not in EDGE_STYLES:
+            raise ValueError(f"edge ({a!r}, {b!r}, {kind!r}): expected two of the nodes {sorted(nodes)} and a kind "
+                             f"in {sorted(EDGE_STYLES)}")
+        (x0, y0), (x1, y1) = nodes[a][0], nodes[b][0]
+        length = math.hypot(x1 - x0, y1 - y0)
+        ux, uy = (x1 - x0) / length, (y1 - y0) / length
+        ax.add_patch(FancyArrowPatch((x0 + r * ux, y0 + r * uy), (x1 - r * ux, y1 - r * uy), arrowstyle="-|>",
+                                     mutation_scale=16, lw=1.4, connectionstyle=f"arc3,rad={rad}", zorder=1,
+                                     **EDGE_STYLES[kind]))
