@@ -11,7 +11,7 @@ from torch import nn
 from wisetut import aevb_kl, wise_kl
 from wisetut.data import make_sine_waves
 from wisetut.engine import train
-from wisetut.methods import AEVB, WAEMMD, BetaVAE, Forward, Method, WiSE, imq_mmd
+from wisetut.methods import IMQ_SCALES, AEVB, WAEMMD, BetaVAE, Forward, Method, WiSE, imq_mmd
 from wisetut.models import mnist_autoencoder, sine_autoencoder
 
 
@@ -49,6 +49,28 @@ def test_imq_mmd_separates_distributions():
     assert shifted > 0.1
     with pytest.raises(ValueError, match=r"\[batch, latent\]"):
         imq_mmd(torch.zeros(4, 2), torch.zeros(5, 2))
+
+
+def test_imq_mmd_by_blocks_equals_the_whole_kernel_matrix():
+    """Large samples sum the kernel a block of rows at a time: the same U-statistic, and the same gradient."""
+    g = torch.Generator().manual_seed(1)
+    z = (0.5 * torch.randn(300, 3, generator=g, dtype=torch.float64) + 0.3).requires_grad_(True)
+    p = torch.randn(300, 3, generator=g, dtype=torch.float64)
+    whole = imq_mmd(z, p)  # 600 rows <= MMD_BLOCK: one matrix
+    (g_whole,) = torch.autograd.grad(whole, z)
+    for block in (1, 7, 128, 599):  # 600 rows > block: by blocks, the last one short
+        blocked = imq_mmd(z, p, block=block)
+        (g_blocked,) = torch.autograd.grad(blocked, z)
+        assert blocked.item() == pytest.approx(whole.item(), rel=1e-12)
+        assert torch.allclose(g_blocked, g_whole, rtol=1e-10, atol=1e-16)
+    # and against the definition, term by term
+    k = lambda a, b: sum(c / (c + ((a[:, None] - b[None]) ** 2).sum(-1)) for c in (2.0 * 3 * s for s in IMQ_SCALES))
+    m, zd = 300, z.detach()
+    off = ~torch.eye(m, dtype=torch.bool)
+    direct = (k(zd, zd)[off].sum() + k(p, p)[off].sum()) / (m * (m - 1)) - 2 * k(zd, p).mean()
+    assert imq_mmd(zd, p, block=64).item() == pytest.approx(direct.item(), rel=1e-12)
+    with pytest.raises(ValueError, match="block must be a positive number of rows"):
+        imq_mmd(zd, p, block=0)
 
 
 @pytest.mark.parametrize("prior_var", [0.0, -1.0, float("nan"), float("inf")])

@@ -13,7 +13,7 @@ from wisetut.experiments import results_record, train_methods
 from wisetut.methods import AEVB, WiSE
 from wisetut.models import sine_autoencoder
 from wisetut.outputs import output_dir, save_results
-from wisetut.profiles import SETTINGS, Settings
+from wisetut.profiles import PROFILES, SETTINGS, Settings
 
 
 def test_profile_from_environment(monkeypatch):
@@ -141,3 +141,11 @@ def test_seeds_are_first_class(monkeypatch, tmp_path):
     json.dumps(record)
     with pytest.raises(ValueError, match="distinct"):
         train_methods("sine", sine_autoencoder, methods, x, x_test, settings, seeds=[0, 0], device="cpu", progress=False)
+
+
+def test_settings_carry_their_knobs_into_the_results_record():
+    """Chapter 6's classifier epochs come from the settings of each profile, and the record stores them."""
+    assert {p: settings_for("wae", p).knobs["classifier_epochs"] for p in PROFILES} == {"quick": 1, "standard": 8, "paper": 8}
+    assert settings_for("sine", "quick").knobs == {} and "knobs" not in repr(settings_for("wae", "quick"))
+    record = results_record("wae", settings_for("wae", "quick"), {"name": "none"}, {})
+    assert record["settings"]["classifier_epochs"] == 1 and record["profile"] == "quick"

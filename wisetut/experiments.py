@@ -216,7 +216,8 @@ def results_record(experiment: str, settings: Settings, data: dict, runs: dict) 
 
     ``runs`` is what :func:`train_methods` returned: ``{method: TrainResult}`` (one seed), or
     ``{method: {seed: TrainResult}}``, whose entries are :func:`seed_summary` (mean, interval and
-    per-seed values). The profile is the one ``settings`` belong to (else the active one).
+    per-seed values). The profile is the one ``settings`` belong to (else the active one); the
+    settings' ``knobs`` are stored beside the training settings.
     """
     by_seed = {name: r for name, r in runs.items() if isinstance(r, dict)}  # the seeds=[...] form
     methods = {name: seed_summary({s: run.summary() for s, run in by_seed[name].items()}) if name in by_seed else r.summary()
@@ -230,7 +231,7 @@ def results_record(experiment: str, settings: Settings, data: dict, runs: dict) 
         "torch": torch.__version__,
         "data": data,
         "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")}
-        | {"lr_schedule": describe_schedule(settings.lr)} | ({"seeds": seeds} if seeds else {}),
+        | {"lr_schedule": describe_schedule(settings.lr)} | dict(settings.knobs) | ({"seeds": seeds} if seeds else {}),
         "methods": methods,
     }
 
