@@ -239,3 +239,26 @@ def test_a_gpu_run_loads_on_the_cpu(tmp_path):
     gpu = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **{**KW, "device": "cuda", "amp": True})
     cpu = train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **KW)
     assert cpu.resumed_from_epoch == KW["epochs"] and cpu.test == gpu.test
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    """write_atomically (checkpoints, results records, MNIST files): a write that dies half-way changes nothing."""
+    from wisetut.checkpoints import write_atomically
+    from wisetut.outputs import save_results
+
+    target = tmp_path / "results" / "x.json"
+    write_atomically(target, lambda tmp: tmp.write_text("old"))
+
+    def dies_half_way(tmp):
+        tmp.write_text("half")
+        raise KeyboardInterrupt  # a kill between the write and the rename
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, dies_half_way)
+    assert target.read_text() == "old" and sorted(p.name for p in target.parent.iterdir()) == ["x.json"]
+    # a results record that JSON cannot hold fails before anything is written
+    monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path))
+    with pytest.raises(TypeError):
+        save_results({"experiment": "x", "bad": object()}, "x")
+    assert target.read_text() == "old"
+    assert save_results({"experiment": "x", "n": 1}, "x") == target and '"n": 1' in target.read_text()

@@ -144,8 +144,9 @@ def test_seeds_are_first_class(monkeypatch, tmp_path):
 
 
 def test_settings_carry_their_knobs_into_the_results_record():
-    """Chapter 6's classifier epochs come from the settings of each profile, and the record stores them."""
+    """Chapters 6 and 8 read their classifier epochs and pair counts from the settings of each profile; records store them."""
     assert {p: settings_for("wae", p).knobs["classifier_epochs"] for p in PROFILES} == {"quick": 1, "standard": 8, "paper": 8}
+    assert {p: settings_for("npvae", p).knobs["interpolation_pairs"] for p in PROFILES} == {"quick": 20, "standard": 200, "paper": 200}
     assert settings_for("sine", "quick").knobs == {} and "knobs" not in repr(settings_for("wae", "quick"))
     record = results_record("wae", settings_for("wae", "quick"), {"name": "none"}, {})
     assert record["settings"]["classifier_epochs"] == 1 and record["profile"] == "quick"

@@ -4,7 +4,8 @@ Everything the package stores with ``torch.save`` (the engine's training checkpo
 classifier of chapter 6, the CelebA crop cache) goes through these helpers:
 
 - :func:`save` writes atomically (a temporary file, then ``os.replace``): a kill mid-write never
-  leaves a half-written file, and a failed write names the path;
+  leaves a half-written file, and a failed write names the path. :func:`write_atomically` is that
+  one atomic write for any file (the results records, the MNIST files built offline);
 - :func:`check_writable` finds an unwritable path *before* any work is done;
 - :func:`load` verifies the file before it unpickles anything: ``torch.save`` writes a zip archive
   whose every record carries a CRC-32, and a flipped bit anywhere in a stored tensor fails that
@@ -28,11 +29,12 @@ import os
 import zipfile
 from itertools import chain
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CheckpointError", "save", "load", "check_writable", "tensor_digest", "module_structure", "differences"]
+__all__ = ["CheckpointError", "write_atomically", "save", "load", "check_writable", "tensor_digest", "module_structure", "differences"]
 
 
 class CheckpointError(RuntimeError):
@@ -62,13 +64,29 @@ def check_writable(path: str | Path) -> None:
         raise CheckpointError(f"cannot write checkpoint {path} ({type(e).__name__}: {e})") from e
 
 
+def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then ``os.replace`` it onto ``path``; returns ``path``.
+
+    The rename is atomic: a kill mid-write leaves the old file (or none), never a half-written one.
+    A write that fails removes its temporary file and raises what ``write`` raised.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def save(path: str | Path, state: dict) -> None:
     """``torch.save(state)`` to ``path`` atomically; a failure is a :class:`CheckpointError` naming the path."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, _tmp(path))
-        os.replace(_tmp(path), path)  # atomic: a kill mid-write never leaves a half-written file
+        write_atomically(path, lambda tmp: torch.save(state, tmp))
     except (OSError, RuntimeError) as e:  # torch reports a failed write as a RuntimeError
         raise CheckpointError(f"cannot write checkpoint {path} ({type(e).__name__}: {e})") from e
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from wisetut.checkpoints import write_atomically
 from wisetut.profiles import current_profile
 
 __all__ = ["pick_device", "run_record", "output_dir", "data_root", "save_results", "save_figure"]
@@ -76,12 +77,11 @@ def data_root() -> Path:
 
 
 def save_results(results: dict, experiment: str) -> Path:
-    """Write ``results/<experiment>.json`` and return its path."""
+    """Write ``results/<experiment>.json`` atomically (:func:`wisetut.checkpoints.write_atomically`) and return its path."""
     if results.get("experiment") != experiment:
         raise ValueError(f"results['experiment'] must be {experiment!r}, got {results.get('experiment')!r}")
-    path = output_dir("results") / f"{experiment}.json"
-    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
-    return path
+    text = json.dumps(results, indent=2, sort_keys=False) + "\n"  # a value JSON cannot hold fails here, before any write
+    return write_atomically(output_dir("results") / f"{experiment}.json", lambda tmp: tmp.write_text(text))
 
 
 def save_figure(fig, name: str) -> Path:

