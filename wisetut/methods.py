@@ -222,7 +222,7 @@ class WiSE(Method):
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-MMD_BLOCK = 4096  # rows of the kernel matrix held at once: a training batch (2 x 100 rows) is one block
+MMD_BLOCK = 4096  # samples of up to half as many rows take the whole kernel matrix: every training batch (2 x 100 rows)
 
 
 def imq_mmd(z: Tensor, z_prior: Tensor, scales=IMQ_SCALES, prior_var: float = 1.0, block: int = MMD_BLOCK) -> Tensor:
@@ -233,9 +233,9 @@ def imq_mmd(z: Tensor, z_prior: Tensor, scales=IMQ_SCALES, prior_var: float = 1.
 
     Samples of up to ``block / 2`` rows each (every training batch) take the kernel matrix of both
     samples at once. Larger ones (chapter 6 measures 10,000 held-out codes against as many prior
-    draws: 3.2 GB per float64 matrix, about 14 GB at the peak) sum it ``block`` rows at a time,
-    in ``O(block * m)`` memory (and in place when no gradient is needed); the two ways agree to
-    float rounding (``tests/test_methods.py``).
+    draws: 3.2 GB per float64 matrix, about 14 GB at the peak) sum it a few rows at a time (at most
+    ``block``, at most about a million entries), in place when no gradient is needed; the two ways
+    agree to float rounding (``tests/test_methods.py``).
 
     Raises:
         ValueError: for samples not both ``[batch >= 2, latent]``, a ``prior_var`` that is not a
@@ -255,18 +255,23 @@ def imq_mmd(z: Tensor, z_prior: Tensor, scales=IMQ_SCALES, prior_var: float = 1.
         raise ValueError("imq_mmd needs at least 2 samples per batch")
     cs = [2.0 * d * prior_var * s for s in scales]
     if 2 * m > block:
-        qq, pp, qp = (_imq_sum(a, b, cs, block, same) for a, b, same in ((z, z, True), (z_prior, z_prior, True), (z, z_prior, False)))
+        qq, pp, qp = (_imq_sum(a, b, cs, block) for a, b in ((z, z), (z_prior, z_prior), (z, z_prior)))
         return (qq + pp) / (m * (m - 1)) - 2.0 * qp / (m * m)
     both = torch.cat([z, z_prior])
     dist2 = torch.cdist(both, both).square()
-    k = sum(c / (c + dist2) for c in cs)
+    k = _imq_kernel(dist2, cs)
     off_diag = 1.0 - torch.eye(m, device=z.device, dtype=z.dtype)
     k_qq, k_pp, k_qp = k[:m, :m], k[m:, m:], k[:m, m:]
     return ((k_qq + k_pp) * off_diag).sum() / (m * (m - 1)) - 2.0 * k_qp.mean()
 
 
-def _imq_sum(a: Tensor, b: Tensor, cs: list[float], block: int, same: bool) -> Tensor:
-    """``sum_ij k(a_i, b_j)`` a few rows of ``a`` at a time; without ``i == j`` when ``same`` (``a is b``).
+def _imq_kernel(dist2: Tensor, cs: list[float]) -> Tensor:
+    """``sum_s C_s / (C_s + ||x - y||^2)`` from the squared distances."""
+    return sum(c / (c + dist2) for c in cs)
+
+
+def _imq_sum(a: Tensor, b: Tensor, cs: list[float], block: int) -> Tensor:
+    """``sum_ij k(a_i, b_j)`` a few rows of ``a`` at a time; without ``i == j`` when ``a is b``.
 
     At most ``block`` rows, and at most about a million kernel entries (8 MB in float64), at a time:
     blocks that size are reused by the allocator instead of being mapped afresh, which made the
@@ -282,8 +287,8 @@ def _imq_sum(a: Tensor, b: Tensor, cs: list[float], block: int, same: bool) -> T
             for c in cs:
                 k.add_(torch.add(d2, c, out=term).reciprocal_().mul_(c))
         else:
-            k = sum(c / (c + d2) for c in cs)
-        if same:
+            k = _imq_kernel(d2, cs)
+        if a is b:
             i = torch.arange(len(d2), device=a.device)
             k = k.index_put((i, start + i), k.new_zeros(()))  # out of place: autograd keeps the kernel
         total = total + k.sum()
