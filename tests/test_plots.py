@@ -12,7 +12,9 @@ from wisetut.experiments import convergence  # noqa: E402
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle  # noqa: E402
 
 from wisetut.plots import (  # noqa: E402
-    convergence_table, graphical_model, image_grid, markdown_table, posterior_ellipses, training_curves)
+    convergence_table, explore_two_posteriors, graphical_model, image_grid, markdown_table, posterior_ellipses,
+    prior_terms_curves, training_curves, two_posteriors)
+from wisetut.synthetic import TERMS, two_posterior_terms  # noqa: E402
 
 
 def test_markdown_table_formats_cells():
@@ -74,3 +76,20 @@ def test_graphical_model_draws_nodes_edges_and_plates():
     with pytest.raises(ValueError, match="a kind"):
         graphical_model(ax, nodes, [("z", "x", "causal")])
     plt.close(fig)
+
+
+def test_two_posteriors_and_their_prior_terms():
+    fig, ax = plt.subplots()
+    two_posteriors(ax, (-1.0, 1.0), 0.5, "title")
+    assert len(ax.lines) == 4 and ax.get_title() == "title"  # prior, aggregate, two posteriors
+    t = two_posterior_terms((-1.0, 1.0), 0.5)
+    assert f"WiSE true KL: {t['true']:.3f}" in ax.texts[0].get_text() and f"Eq. 21: {t['bound']:.3f}" in ax.texts[0].get_text()
+    fig2, ax2 = plt.subplots()
+    v = [0.1, 1.0, 10.0]
+    curves = {k: [two_posterior_terms((-1.0, 1.0), x)[k] for x in v] for k in TERMS}
+    prior_terms_curves(ax2, v, curves, (-1.0, 1.0), [(1.0, "aevb_sum", "o", "a")], "(d)")
+    assert len(ax2.lines) == 5 and ax2.lines[4].get_ydata()[0] == pytest.approx(curves["aevb_sum"][1])  # the mark on its curve
+    assert [t.get_text() for t in ax2.texts] == ["(a)"] and ax2.get_title() == "(d)"
+    widget = explore_two_posteriors(variance=0.2).widget  # ipywidgets.interact's
+    assert [c.description for c in widget.children[:3]] == ["variance", "mean 1", "mean 2"] and widget.children[0].value == 0.2
+    plt.close("all")

@@ -11,6 +11,8 @@ owns (so a chapter composes its own figure) or return a string or an array; none
 - :func:`posterior_ellipses`: 2-D posteriors drawn as ellipses of ``n_sd`` standard deviations (chapter 5).
 - :func:`graphical_model`: a directed graphical model (nodes, generative and inference arrows, plates),
   as in the paper's Fig. 2 (chapter 1).
+- :func:`two_posteriors`, :func:`prior_terms_curves` and :func:`explore_two_posteriors`: the paper's
+  Fig. 4, two 1-D posteriors and their prior terms, drawn and explored with sliders (chapter 3).
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, Rectangle
+from scipy import stats
 from torch import Tensor
 from torchvision.utils import make_grid
 
-__all__ = ["markdown_table", "convergence_table", "training_curves", "image_grid", "posterior_ellipses", "graphical_model"]
+from wisetut.synthetic import two_posterior_terms
+
+__all__ = ["markdown_table", "convergence_table", "training_curves", "image_grid", "posterior_ellipses", "graphical_model",
+           "two_posteriors", "prior_terms_curves", "explore_two_posteriors"]
 
 
 def _cell(v, fmt: str) -> str:
@@ -159,3 +165,73 @@ def graphical_model(ax, nodes: Mapping[str, tuple], edges: Sequence[tuple[str, s
         ax.add_patch(FancyArrowPatch((x0 + r * ux, y0 + r * uy), (x1 - r * ux, y1 - r * uy), arrowstyle="-|>",
                                      mutation_scale=16, lw=1.4, connectionstyle=f"arc3,rad={rad}", zorder=1,
                                      **EDGE_STYLES[kind]))
+
+
+Z_GRID = np.linspace(-4.5, 4.5, 1801)  # where chapter 3 draws its 1-D densities
+
+
+def two_posteriors(ax, means: Sequence[float], var: float, title: str) -> None:
+    """Fig. 4 (a)-(c): two 1-D posteriors ``N(means[i], var)``, the prior ``N(0, 1)`` and their aggregate (chapter 3).
+
+    A text box gives the three prior terms of :func:`wisetut.synthetic.two_posterior_terms`: AEVB's
+    (Eq. 26, summed), the true KL of the aggregate (Eq. 18) and its bound (Eq. 21).
+    """
+    s = math.sqrt(var)
+    q = [stats.norm.pdf(Z_GRID, m, s) for m in means]
+    ax.plot(Z_GRID, stats.norm.pdf(Z_GRID), color="navy", lw=2, label="prior $\\mathcal{N}(0, 1)$")
+    ax.fill_between(Z_GRID, 0.5 * (q[0] + q[1]), color="lightskyblue", alpha=0.5, lw=0)
+    ax.plot(Z_GRID, 0.5 * (q[0] + q[1]), color="deepskyblue", lw=2, label="aggregate $q(z|\\mathcal{B}_2)$")
+    for i, qi in enumerate(q):
+        ax.plot(Z_GRID, qi, "--", color="tab:red", lw=1.5, label="posteriors $q(z|x^{(i)})$" if i == 0 else None)
+    k = two_posterior_terms(means, var)
+    ax.text(0.02, 0.97, f"variance {var:.3g}\nAEVB (sum): {k['aevb_sum']:.3f}\nWiSE true KL: {k['true']:.3f}\n"
+            f"WiSE Eq. 21: {k['bound']:.3f}", transform=ax.transAxes, va="top", fontsize=8.5, family="monospace",
+            bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
+    ax.set_ylim(0, max(1.6 * max(qi.max() for qi in q), 0.6))  # head-room for the text box
+    ax.set_xlabel("$z$")
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=10)
+
+
+def prior_terms_curves(ax, variances: Sequence[float], curves: Mapping[str, Sequence[float]], means: Sequence[float],
+                       marks: Sequence[tuple[float, str, str, str]], title: str) -> None:
+    """Fig. 4 (d): the prior terms of two 1-D posteriors against their shared variance (chapter 3).
+
+    ``curves`` maps each of :data:`wisetut.synthetic.TERMS` to its values at ``variances``; ``marks``
+    are ``(variance, term, marker, name)``, each drawn on its curve (the term at ``means``) and labelled ``(name)``.
+    """
+    ax.semilogx(variances, curves["aevb_sum"], color="tab:orange", lw=2, label="AEVB, sum over both (Eq. 26)")
+    ax.semilogx(variances, curves["aevb_mean"], color="tab:orange", lw=1, ls=":", label="AEVB, per sample")
+    ax.semilogx(variances, curves["true"], color="tab:blue", lw=2, label="WiSE-ALE, true aggregate KL")
+    ax.semilogx(variances, curves["bound"], color="tab:blue", lw=1.5, ls="--", label="WiSE-ALE, bound (Eq. 21)")
+    for v, key, marker, name in marks:
+        y = two_posterior_terms(means, v)[key]
+        ax.plot(v, y, marker, color="black", ms=6)
+        ax.annotate(f"({name})", (v, y), textcoords="offset points", xytext=(-6, 7), fontsize=9)
+    ax.set_ylim(0, 3.0)
+    ax.set_xlabel("shared posterior variance $v$")
+    ax.set_ylabel("KL [nats]")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(title, fontsize=10)
+
+
+def explore_two_posteriors(variance: float = 0.5, mean_1: float = -1.0, mean_2: float = 1.0):
+    """Chapter 3's explorer: sliders for the shared variance and the two means, redrawing :func:`two_posteriors`.
+
+    Needs a live kernel (``ipywidgets.interact``); returns what ``interact`` returns.
+    """
+    import matplotlib.pyplot as plt
+    from ipywidgets import FloatLogSlider, FloatSlider, interact
+
+    def show(variance, mean_1, mean_2):
+        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        two_posteriors(ax, (mean_1, mean_2), variance, f"means {mean_1:+.2f}, {mean_2:+.2f}; variance {variance:.3g}")
+        ax.legend(fontsize=8, loc="upper right")
+        fig.tight_layout()
+        plt.show()
+
+    return interact(show,
+                    variance=FloatLogSlider(value=variance, base=10, min=-3, max=2, step=0.02, description="variance"),
+                    mean_1=FloatSlider(value=mean_1, min=-3.0, max=3.0, step=0.05, description="mean 1"),
+                    mean_2=FloatSlider(value=mean_2, min=-3.0, max=3.0, step=0.05, description="mean 2"))
