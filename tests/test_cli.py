@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from notebook_calls import BOOK, notebook_calls
-from wisetut.cli import main
+from wisetut.cli import main, run_command
 from wisetut.engine import train
 from wisetut.experiments import checkpoint_path, train_methods
 from wisetut.runs import experiment
@@ -27,9 +24,13 @@ def quick(monkeypatch, tmp_path):
 
 
 def test_help_explains_itself():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "wisetut", "--help"], capture_output=True, text=True, env=env, check=True)
-    assert "list" in out.stdout and "train" in out.stdout and "torchrun" in out.stdout
+    out = run_command(["--help"], env={"PYTHONPATH": str(ROOT)})
+    assert "list" in out and "train" in out and "torchrun" in out
+
+
+def test_a_failed_command_says_why():
+    with pytest.raises(RuntimeError, match=r"exited 2:\n(.|\n)*invalid choice: 'cifar'"):
+        run_command(["train", "cifar"], env={"PYTHONPATH": str(ROOT)})
 
 
 @pytest.mark.parametrize("argv, message", [

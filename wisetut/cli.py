@@ -4,21 +4,25 @@
 partial or missing in the book's checkpoint folder; ``train`` trains (or resumes) some of them
 into that folder, so that the chapter then loads them instead of training them. Under
 ``torchrun`` the same command trains over several processes (:mod:`wisetut.distributed`).
+:func:`run_command` runs it in a fresh process (under a launcher such as ``torchrun``) from a
+notebook, as chapter 12 does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Mapping, Sequence
 
 from wisetut import distributed
 from wisetut.outputs import OUTPUT_ENV_VAR, output_dir
 from wisetut.profiles import ENV_VAR, PROFILES, current_profile
 from wisetut.runs import EXPERIMENTS, experiment
 
-__all__ = ["main", "build_parser", "BOOK_DIR"]
+__all__ = ["main", "build_parser", "run_command", "BOOK_DIR"]
 
 # Where the chapters run, so where they look for checkpoints: the clone's book/ folder, else here
 _CLONE_BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -159,3 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure(args)
     return {"list": _list, "train": _train}[args.command](args, args.parser)
+
+
+def run_command(args: Sequence[str], *, launcher: Sequence[str] = (), threads: int = 1,
+                env: Mapping[str, str] | None = None) -> str:
+    """Run ``python [launcher ...] -m wisetut ARGS`` in a fresh process; return what it printed (chapter 12).
+
+    ``launcher`` goes before ``-m wisetut``: ``("-m", "torch.distributed.run", "--nproc-per-node", "2")``
+    is ``torchrun --nproc-per-node 2``. The child gets this process's environment, ``OMP_NUM_THREADS``
+    set to ``threads`` (one thread per process: several processes on a CPU) and ``env`` on top.
+
+    Raises:
+        RuntimeError: if the command exits non-zero, with the end of what it wrote to stderr.
+    """
+    child = {**os.environ, "OMP_NUM_THREADS": str(threads), **(env or {})}
+    out = subprocess.run([sys.executable, *launcher, "-m", "wisetut", *args], capture_output=True, text=True, env=child)
+    if out.returncode != 0:
+        raise RuntimeError(f"python {' '.join([*launcher, '-m', 'wisetut', *args])} exited {out.returncode}:\n"
+                           f"{out.stderr[-2000:]}")
+    return out.stdout
