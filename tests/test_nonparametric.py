@@ -11,7 +11,7 @@ from wisetut.engine import train
 from wisetut.methods import Forward
 from wisetut.models import mlp_autoencoder
 from wisetut.models.mlp import mlp
-from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, kernel_weights
+from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, interpolation_scores, kernel_weights
 from resume_helpers import Interrupt, assert_same_state, kill_at
 
 SHAPE = (1, 4, 4)  # tiny "images": the same code paths as MNIST's (1, 28, 28), in milliseconds
@@ -143,6 +143,23 @@ def test_distance_to_nearest_is_brute_force():
     brute = torch.stack([(real - im).flatten(1).norm(dim=1).min() for im in imgs])
     assert torch.allclose(distance_to_nearest(imgs, real, batch_size=4), brute, atol=1e-5)
     assert distance_to_nearest(real[:3], real).abs().max() < 1e-3
+
+
+def test_interpolation_scores_read_only_the_interior_points():
+    class Fixed:  # top-class probability = the image's mean pixel, so the expected mean is known
+        def predict_proba(self, x):
+            p = x.flatten(1).mean(1, keepdim=True)
+            return torch.cat([p, torch.zeros_like(p)], 1)
+
+    real = torch.rand(20, *SHAPE, generator=g)
+    paths = torch.rand(3, 6, *SHAPE, generator=g)
+    paths[:, 0], paths[:, -1] = 1.0, real[0]  # the ends: far off and exact, and both ignored
+    inner = paths[:, 1:-1].reshape(-1, *SHAPE)
+    conf, dist = interpolation_scores(paths, Fixed(), real)
+    assert conf == pytest.approx(inner.flatten(1).mean(1).mean().item(), rel=1e-6)
+    assert dist == pytest.approx(distance_to_nearest(inner, real).mean().item(), rel=1e-6)
+    with pytest.raises(ValueError, match="steps >= 3"):
+        interpolation_scores(paths[:, :2], Fixed(), real)
 
 
 def test_bad_inputs_are_clear_errors():

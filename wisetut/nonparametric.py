@@ -1,6 +1,6 @@
 """The nonparametric VAE of Bodin et al. (2017): a low-dimensional space X that ties a wide Z together.
 
-Seed 003 (the workshop paper "a nonparametric VAE", GP-LVM inspired; the book's chapter 8) keeps
+The workshop paper of Bodin et al. (2017, "a nonparametric VAE", GP-LVM inspired; the book's chapter 8) keeps
 the VAE of Kingma & Welling for reconstruction, with a Z as wide as one likes, and adds a second
 encoder ``y -> x`` into a 2-D space X. Within a mini-batch, each code is predicted from the *other*
 codes by kernel weights between their locations in X:
@@ -36,7 +36,7 @@ from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.models.mlp import BODIN_DROPOUT, mlp
 from wisetut.objectives import aevb_kl
 
-__all__ = ["kernel_weights", "NonparametricVAE", "XSpace", "distance_to_nearest"]
+__all__ = ["kernel_weights", "NonparametricVAE", "XSpace", "distance_to_nearest", "interpolation_scores"]
 
 
 def _check_points(x: Tensor, name: str) -> None:
@@ -46,7 +46,7 @@ def _check_points(x: Tensor, name: str) -> None:
 
 
 def kernel_weights(x: Tensor, log_sigma: Tensor | float, log_lengthscale: Tensor | float, reference: Tensor | None = None) -> Tensor:
-    """Seed 003's Eq. 6: squared-exponential weights, diagonal removed, rows normalised.
+    """Bodin et al.'s Eq. 6: squared-exponential weights, diagonal removed, rows normalised.
 
     ``W_ij = sigma^2 exp(-||x_i - x_j||^2 / (2 l^2))``, then ``W_ii = 0`` and each row divided by its
     sum, so that ``W z`` is a convex combination of the *other* codes (its Eq. 4). Computed as a
@@ -88,7 +88,7 @@ def kernel_weights(x: Tensor, log_sigma: Tensor | float, log_lengthscale: Tensor
 
 
 class NonparametricVAE(Method):
-    """Seed 003's objective (its Eq. 5) over the engine: the VAE bound minus a moment match.
+    """Bodin et al.'s objective (its Eq. 5) over the engine: the VAE bound minus a moment match.
 
     Per batch of ``M`` digits, the loss to minimise is (the negative of Eq. 5, divided by ``M``)::
 
@@ -271,3 +271,21 @@ def distance_to_nearest(images: Tensor, real: Tensor, batch_size: int = 256) -> 
         d2 = a.square().sum(1, keepdim=True) + real_sq[None] - 2.0 * a @ flat_real.T  # float64: no cancellation trouble
         out.append(d2.min(1).values.clamp_min(0.0).sqrt())
     return torch.cat(out).float()
+
+
+@torch.no_grad()
+def interpolation_scores(paths: Tensor, classifier, real: Tensor) -> tuple[float, float]:
+    """How credible the intermediate states of interpolation paths are (chapter 8's Fig. 4 in numbers).
+
+    ``paths`` are ``[P, steps, *image_shape]`` with both ends included (as :meth:`XSpace.interpolate`
+    and :func:`wisetut.generate.interpolate` return them); only the ``steps - 2`` interior points of
+    each path are scored. Returns the classifier's mean top-class probability on them (anything with
+    a ``predict_proba`` returning ``[N, classes]``, such as
+    :class:`wisetut.models.classifier.DigitClassifier`) and their mean :func:`distance_to_nearest` image
+    of ``real``.
+    """
+    if paths.dim() < 3 or paths.shape[1] < 3:
+        raise ValueError(f"paths must be [P, steps >= 3, *image_shape], got {tuple(paths.shape)}")
+    inner = paths[:, 1:-1].reshape(-1, *paths.shape[2:])
+    confidence = classifier.predict_proba(inner).max(1).values.mean().item()
+    return confidence, distance_to_nearest(inner, real).mean().item()

@@ -1,6 +1,6 @@
 """The MLP VAE of Kingma & Welling (2014), as the nonparametric VAE (Bodin et al., 2017) uses it for MNIST.
 
-Seed 003 ("a nonparametric VAE", its Experiments section): "the decoder and both encoders as
+Bodin et al. (2017, "a nonparametric VAE", its Experiments section): "the decoder and both encoders as
 Multilayer Perceptrons (MLP) with the same architecture as in the original VAE ...; two hidden
 layers of 500 units each, ... a drop-out probability of 0.9 throughout training. The decoder used
 was the Bernoulli MLP variant."
