@@ -83,8 +83,11 @@ def test_digit_classifier_trains_saves_and_loads(tmp_path):
     path = tmp_path / "clf.pt"
     net = digit_classifier(x, y, path, epochs=2, batch_size=32, progress=False)
     assert path.exists() and not net.training
-    acc = (net.predict_proba(x).argmax(1) == y).float().mean().item()
-    assert acc > 0.95
+    acc = net.accuracy(x, y)
+    assert acc > 0.95 and acc == (net.predict_proba(x).argmax(1) == y).float().mean().item()
+    assert net.accuracy(x[:4], (net.predict_proba(x[:4]).argmax(1) + 1) % 10) == 0.0  # every label wrong
+    with pytest.raises(ValueError, match="one per digit"):
+        net.accuracy(x, y[:-1])
     again = digit_classifier(x, y, path, epochs=2, batch_size=32, progress=False)  # loaded, not retrained
     assert torch.equal(again.features(x[:8]), net.features(x[:8]))
     assert features_of(net.features, x, batch_size=100).shape == (len(x), DigitClassifier.feature_dim)

@@ -66,6 +66,12 @@ class DigitClassifier(nn.Module):
         dev = next(self.parameters()).device
         return torch.cat([F.softmax(self(x[i : i + batch_size].to(dev)), 1).cpu() for i in range(0, len(x), batch_size)])
 
+    def accuracy(self, x: Tensor, y: Tensor) -> float:
+        """The share of digits ``x`` whose most probable class is their label ``y`` (chapters 6 and 8's held-out accuracy)."""
+        if y.shape != (len(x),):
+            raise ValueError(f"y must be {len(x)} labels, one per digit, got shape {tuple(y.shape)}")
+        return (self.predict_proba(x).argmax(1) == y).float().mean().item()
+
 
 def digit_classifier(
     x_train: Tensor,
