@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from notebook_calls import BOOK, notebook_calls
 from wisetut.cli import main, run_command
@@ -36,8 +37,11 @@ def test_a_failed_command_says_why():
 @pytest.mark.parametrize("argv, message", [
     (["train", "cifar"], "invalid choice: 'cifar' (choose from 'sine', 'sine_annealed', 'mnist'"),
     (["train", "sine", "--methods", "vae"], "sine has no run 'vae': expected some of aevb, beta_vae_1.5"),
-    (["train", "sine", "--seeds", "-1"], "expected a seed >= 0"),
-    (["train", "sine", "--workers", "0"], "expected at least 1"),
+    (["train", "sine", "--seeds", "-1"], "argument --seeds: expected a seed (an integer >= 0), got '-1'"),
+    (["train", "sine", "--seeds", "x"], "argument --seeds: expected a seed (an integer >= 0), got 'x'"),
+    (["train", "sine", "--workers", "0"], "argument --workers: expected a number of processes (an integer >= 1), got '0'"),
+    (["train", "sine", "--device", "gpu"], "device must be 'cpu' or 'cuda' (or 'cuda:N'), got 'gpu'"),
+    (["train", "sine", "--device", "tpu"], "device must be 'cpu' or 'cuda' (or 'cuda:N'), got 'tpu'"),
     (["list", "--profile", "huge"], "invalid choice: 'huge' (choose from 'quick', 'standard', 'paper')"),
     (["list", "cifar"], "unknown experiment 'cifar': expected some of sine, sine_annealed, mnist"),
     ([], "required: COMMAND"),
@@ -74,3 +78,36 @@ def test_a_partial_run_is_listed_and_resumed(quick, capsys):
     assert main(["train", "sine", "--methods", "aevb", "--seeds", "0", "--no-progress"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("aevb"))
     assert row.split()[:4] == ["aevb", "0", "2", "1"]  # run, seed, epochs, resumed from epoch 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_cuda_without_a_gpu_is_one_line(quick, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "sine", "--device", "cuda"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "device 'cuda' asked for, but this machine has no CUDA GPU" in err
+    assert "Traceback" not in err
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(quick, capsys):
+    (quick / "afile").write_text("")
+    for argv in (["list"], ["train", "sine"]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*argv, "--output-dir", str(quick / "afile")])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "afile is a file, not a folder" in err and "Traceback" not in err
+
+
+def test_a_damaged_checkpoint_is_named_by_train_and_listed_by_list(quick, capsys):
+    path = checkpoint_path("sine", "aevb", 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a checkpoint")
+    assert main(["train", "sine", "--methods", "aevb", "--seeds", "0", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read checkpoint {path}" in err and "delete it" in err and "Traceback" not in err
+    assert path.read_bytes() == b"not a checkpoint"  # left as it was
+    assert main(["list", "sine", "--seeds", "0", "1"]) == 0  # goes on past it
+    out = capsys.readouterr().out
+    assert "aevb               seed 0   damaged  cannot read checkpoint" in out and "delete it to train the run again" in out
+    assert "aevb               seed 1   missing  0/2 epochs" in out
+    assert "12 runs, 0 trained, 0 partial, 11 missing, 1 damaged" in out

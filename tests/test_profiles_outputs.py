@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,7 +14,7 @@ from wisetut.data import make_sine_waves
 from wisetut.experiments import results_record, train_methods
 from wisetut.methods import AEVB, WiSE
 from wisetut.models import sine_autoencoder
-from wisetut.outputs import output_dir, save_results
+from wisetut.outputs import quick_root, output_dir, save_results
 from wisetut.profiles import PROFILES, SETTINGS, Settings
 
 
@@ -42,6 +44,7 @@ def test_quick_profile_writes_to_a_temporary_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("WISETUT_PROFILE", "quick")
     monkeypatch.chdir(tmp_path)
     assert tmp_path not in output_dir("figures").parents
+    assert output_dir("figures") == quick_root() / "figures"
     monkeypatch.setenv("WISETUT_PROFILE", "standard")
     assert output_dir("figures") == tmp_path / "figures"
 
@@ -150,3 +153,21 @@ def test_settings_carry_their_knobs_into_the_results_record():
     assert settings_for("sine", "quick").knobs == {} and "knobs" not in repr(settings_for("wae", "quick"))
     record = results_record("wae", settings_for("wae", "quick"), {"name": "none"}, {})
     assert record["settings"]["classifier_epochs"] == 1 and record["profile"] == "quick"
+
+
+def test_each_checkout_has_its_own_quick_folder(tmp_path):
+    """Two copies of the package on one machine (two clones) never share their quick checkpoints."""
+    import shutil
+    import subprocess
+    import sys
+
+    import wisetut
+
+    for name in ("a", "b"):
+        shutil.copytree(Path(wisetut.__file__).parent, tmp_path / name / "wisetut",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    roots = [subprocess.run([sys.executable, "-c", "from wisetut.outputs import quick_root; print(quick_root())"],
+                            cwd=tmp_path / name, capture_output=True, text=True, check=True,
+                            env={"PATH": "", "PYTHONPATH": str(tmp_path / name)}).stdout.strip() for name in ("a", "b")]
+    assert roots[0] != roots[1] and all("wisetut-quick-" in r for r in roots)
+    assert str(quick_root()) not in roots

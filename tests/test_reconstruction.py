@@ -171,7 +171,8 @@ def test_reconstruct_all_is_the_batched_z_mu_reconstruction_the_engine_scores():
 
 
 def test_variant_takes_the_float_guard_in_its_penalty_only():
-    """Chapter 10 sets logvar_floor on every variant: the identity above the floor, finite where Eq. 21 underflows."""
+    """Chapter 10 sets logvar_floor on every variant: the identity above the floor, and where Eq. 21's variances
+    underflow, finite with it (the floored value) and without it (wise_kl's log-space path), and different."""
     import torch
 
     from wisetut.methods import Forward
@@ -190,4 +191,5 @@ def test_variant_takes_the_float_guard_in_its_penalty_only():
     logvar = f.logvar.detach().clone()
     logvar[2] = -120.0
     low = Forward(f.x, f.mu.detach(), logvar, f.z.detach(), f.out.detach(), f.recon.detach())
-    assert not torch.isfinite(plain.losses(low)["model"]) and torch.isfinite(guarded.losses(low)["model"])
+    assert torch.isfinite(plain.losses(low)["model"]) and torch.isfinite(guarded.losses(low)["model"])
+    assert plain.losses(low)["model"] != guarded.losses(low)["model"]

@@ -19,22 +19,30 @@ classifier of chapter 6, the CelebA crop cache) goes through these helpers:
   dropout 0.5 in place of 0.1, describe differently. A layer that computes a ``torch.nn`` layer's
   function another way (:mod:`wisetut.models.layers`) is described as that layer
   (its ``same_function_as``): its checkpoints are that layer's;
-- :func:`differences` lists, key by key, how two such descriptions differ.
+- :func:`differences` lists, key by key, how two such descriptions differ;
+- :func:`exclusive` lets one process at a time train into a checkpoint: a second waits, saying
+  which process holds it, and a lock left by a killed process never blocks the next run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import tempfile
+import time
 import zipfile
+from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
 from typing import Callable
 
 import torch
+from filelock import FileLock, Timeout
 from torch import Tensor, nn
 
-__all__ = ["CheckpointError", "write_atomically", "save", "load", "check_writable", "tensor_digest", "module_structure", "differences"]
+__all__ = ["CheckpointError", "write_atomically", "save", "load", "check_writable", "exclusive", "tensor_digest",
+           "module_structure", "differences"]
 
 
 class CheckpointError(RuntimeError):
@@ -112,6 +120,58 @@ def load(path: str | Path, map_location=None) -> object:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # an unpickling error, or code that weights_only refuses
         raise CheckpointError(f"cannot read checkpoint {path} ({type(e).__name__}: {e}). {keep}") from e
+
+
+def _lock_files(path: Path) -> tuple[Path, Path]:
+    """The lock and owner files of checkpoint ``path``: in the system's temporary folder, named for its absolute path.
+
+    Kept out of the checkpoint's folder, which then holds checkpoints only; one machine's processes
+    all see them (the lock is the operating system's, which is what one machine shares).
+    """
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:20]
+    folder = Path(tempfile.gettempdir()) / "wisetut-locks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{key}.lock", folder / f"{key}.owner"
+
+
+def _holder(owner: Path) -> str:
+    """Who holds a lock, as its owner file says (``pid 123 on host, since ...``), or ``unknown``."""
+    try:
+        return owner.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+@contextmanager
+def exclusive(path: str | Path, *, wait: bool = True, say=print):
+    """Hold the lock of checkpoint ``path`` while the block runs: one writer per checkpoint.
+
+    A second process that trains into the same path waits here until the first is done (``say``
+    tells it which path it waits for and who holds it), then finds the first one's checkpoint:
+    the same run is loaded, not trained again, and a different run is refused by its fingerprint,
+    so neither run's work is lost. The lock is the operating system's (``filelock``), released when
+    its holder exits or is killed, so a stale lock never blocks. Its files live in the system's
+    temporary folder (:func:`_lock_files`), not beside the checkpoint.
+
+    Raises:
+        CheckpointError: with ``wait=False``, if another process holds the lock.
+    """
+    path = Path(path)
+    lock_file, owner = _lock_files(path)
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        message = f"{path} is being trained by another process ({_holder(owner)})"
+        if not wait:
+            raise CheckpointError(f"{message}; wait for it to finish, or pass another checkpoint path") from None
+        say(f"{message}: waiting for it to finish")
+        lock.acquire()
+    try:
+        owner.write_text(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        yield
+    finally:
+        lock.release()
 
 
 def tensor_digest(*tensors: Tensor) -> str:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from wisetut import distributed
-from wisetut.outputs import OUTPUT_ENV_VAR, output_dir
+from wisetut.checkpoints import CheckpointError
+from wisetut.outputs import OUTPUT_ENV_VAR, output_dir, pick_device
 from wisetut.profiles import ENV_VAR, PROFILES, current_profile
 from wisetut.runs import EXPERIMENTS, experiment
 
@@ -38,18 +39,24 @@ examples:
 """
 
 
-def _nonnegative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
-    return value
+def _integer(least: int, what: str):
+    """An argparse type: an integer of at least ``least``; its error says what was expected and what was given."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise argparse.ArgumentTypeError(f"expected {what} (an integer >= {least}), got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+_seed = _integer(0, "a seed")
+_count = _integer(1, "a number of processes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--output-dir", type=Path, metavar="DIR",
                         help=f"the folder holding checkpoints/ (default: ${OUTPUT_ENV_VAR}, else the book's folder "
                              "for standard and paper, and the chapters' temporary folder for quick)")
-    common.add_argument("--seeds", type=_nonnegative, nargs="+", metavar="K",
+    common.add_argument("--seeds", type=_seed, nargs="+", metavar="K",
                         help="seeds (default: the seeds the chapters train; seed 0 is the run the figures show)")
 
     lister = commands.add_parser("list", parents=[common], help="experiments, their runs and which are trained",
@@ -85,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("experiment", choices=list(EXPERIMENTS), metavar="EXPERIMENT",
                          help=f"one of: {', '.join(EXPERIMENTS)}")
     trainer.add_argument("--methods", nargs="+", metavar="RUN", help="only these runs (default: all; see `list`)")
-    trainer.add_argument("--workers", type=_positive, default=1, metavar="N",
+    trainer.add_argument("--workers", type=_count, default=1, metavar="N",
                          help="on a CPU, train up to N runs at once in separate processes (default: 1)")
     trainer.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     trainer.add_argument("--local-kl", action="store_true",
@@ -95,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure(args) -> None:
+def _configure(args, parser) -> None:
     """The profile and the output folder, as the environment the chapters read them from."""
+    if args.output_dir and args.output_dir.exists() and not args.output_dir.is_dir():
+        parser.error(f"--output-dir {args.output_dir} is a file, not a folder: name a folder (it is created if missing)")
     if args.profile:
         os.environ[ENV_VAR] = args.profile
     if args.output_dir:
@@ -122,11 +131,12 @@ def _list(args, parser) -> int:
     for name in args.experiments or EXPERIMENTS:
         e = experiment(name)
         rows = e.status(seeds=args.seeds)
-        counts = {s: sum(r.state == s for r in rows) for s in ("trained", "partial", "missing")}
+        counts = {s: sum(r.state == s for r in rows) for s in ("trained", "partial", "missing", "damaged")}
         print(f"\n{name} (chapters {', '.join(e.chapters)}): {len(rows)} runs, "
-              + ", ".join(f"{n} {s}" for s, n in counts.items()))
+              + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "damaged"))
         for r in rows:
-            print(f"  {r.method:18s} seed {r.seed:<3d} {r.state:8s} {r.epochs_done}/{r.epochs} epochs")
+            detail = f"{r.problem}: delete it to train the run again" if r.state == "damaged" else f"{r.epochs_done}/{r.epochs} epochs"
+            print(f"  {r.method:18s} seed {r.seed:<3d} {r.state:8s} {detail}")
     return 0
 
 
@@ -134,6 +144,7 @@ def _train(args, parser) -> int:
     e = experiment(args.experiment)
     try:
         e.check_methods(args.methods)
+        pick_device(args.device)
     except ValueError as err:
         parser.error(str(err))
     shard = distributed.setup(local_kl=args.local_kl)
@@ -146,8 +157,8 @@ def _train(args, parser) -> int:
     try:
         runs = e.train(args.methods, args.seeds, device=args.device, workers=args.workers,
                        progress=not args.no_progress)
-    except FileNotFoundError as err:  # a data set that is not on disk: the loader says how to get it
-        say(f"error: {err}", file=sys.stderr)
+    except (FileNotFoundError, CheckpointError) as err:  # a missing data set (the loader says how to get it),
+        say(f"error: {err}", file=sys.stderr)  # or a checkpoint that is damaged, another run's or unwritable
         return 1
     say(f"\n{'run':18s} {'seed':>4s} {'epochs':>6s} {'from':>4s} {'held-out sq. error':>18s} {'train s':>8s}")
     for name, by_seed in runs.items():
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad arguments, as argparse does)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure(args)
+    _configure(args, args.parser)
     return {"list": _list, "train": _train}[args.command](args, args.parser)
 
 

@@ -193,6 +193,12 @@ def normal_like(t: Tensor) -> Tensor:
     return torch.randn_like(t) if _ACTIVE is None else normal(t.shape, dtype=t.dtype, device=t.device)
 
 
+def barrier() -> None:
+    """Wait for every process of the run (nothing in one process)."""
+    if current().distributed:
+        dist.barrier()
+
+
 def sync_gradients(params: Iterable[nn.Parameter]) -> None:
     """Average the gradients of ``params`` over the ranks (one all-reduce); nothing in one process."""
     if _ACTIVE is None:

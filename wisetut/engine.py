@@ -33,7 +33,7 @@ import ctypes
 import functools
 import math
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from wisetut import checkpoints, distributed
+from wisetut.checks import check_count
 from wisetut.checkpoints import CheckpointError, module_structure, tensor_digest
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
@@ -52,6 +53,10 @@ from wisetut.schedule import lr_factor, schedule_key
 
 __all__ = ["train", "train_step", "step_metrics", "make_adam", "reuse_freed_memory", "evaluate", "objective", "regulariser_pull", "check_data", "TrainResult", "History", "CheckpointError"]
 
+# On a CPU every run trains with one intra-op thread, however it is launched (in a notebook, in a pool of
+# worker processes, from the command line): float sums then happen in one order, so the same run gives the
+# same bits whichever way it was trained. Several runs at once use several processes (train_methods(workers=)).
+CPU_THREADS = 1
 CHECKPOINT_FORMAT = 2  # 2: the fingerprint identifies the run (network layers, held-out data, optimisers)
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
 DATA_DTYPES = (torch.float32, torch.uint8)
@@ -250,8 +255,7 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     ``z = mu``; ``wise_kl`` averages Eq. 21 over the full batches.
     """
     check_data(x, "x")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_count("batch_size", batch_size, 1)
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     sums = dict.fromkeys(("recon", "aevb_kl", "recon_mse"), 0.0)
@@ -463,9 +467,11 @@ def train(
         method: the objective (:mod:`wisetut.methods`).
         train_x, test_x: data tensors shaped like the model's input, on any device; float32, or
             uint8 images that each batch scales to [0, 1] on the device. Checked before the first
-            step (:func:`check_data`): another dtype or a numpy array is a ``TypeError``, an empty
-            set or a NaN a ``ValueError``.
+            step (:func:`check_data`, the model's ``check_data``): another dtype or a numpy array is a
+            ``TypeError``; an empty set, a NaN, a wrong shape or, for a Bernoulli decoder, values
+            outside [0, 1] a ``ValueError``.
         epochs, batch_size, lr: Adam settings (Appendix D); the last partial batch is dropped.
+            ``epochs`` and ``batch_size`` must be ``int`` (else a ``TypeError`` naming them).
             ``lr`` may be a :class:`~wisetut.schedule.StepLR` (part of the checkpoint's fingerprint).
         seed: seeds batches and noise of every epoch (a CPU run repeats exactly).
         checkpoint: file written after every epoch (checked writable before the first step). If
@@ -473,26 +479,55 @@ def train(
             :class:`CheckpointError`, which leaves the file, ``model`` and ``method`` unchanged;
             training continues after its epoch, and a finished checkpoint returns the trained
             model at once (train-or-load).
-        device: defaults to CUDA when available, else the CPU.
+            One process at a time trains into a checkpoint (:func:`~wisetut.checkpoints.exclusive`):
+            another one waits, then loads the same run or refuses a different one.
+        device: defaults to CUDA when available, else the CPU. On the CPU the run trains with
+            :data:`CPU_THREADS` (one) intra-op thread, so the same run gives the same bits however
+            it is launched; several runs at once take several processes (``train_methods(workers=)``).
         amp: bfloat16 autocast on CUDA (the objectives stay float32); ignored on the CPU.
         progress: show a ``tqdm.auto`` bar.
         on_step: optional ``callable(epoch, step)`` called after every optimiser step (tests use
             it to interrupt a run).
     """
-    if epochs < 1 or batch_size < 2 or not lr > 0:
-        raise ValueError(f"need epochs >= 1, batch_size >= 2 and lr > 0, got {epochs}, {batch_size}, {lr}")
+    check_count("epochs", epochs, 1)
+    check_count("batch_size", batch_size, 2)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number (or a wisetut.schedule.StepLR), got {lr!r}")
     check_data(train_x, "train_x")
     check_data(test_x, "test_x")
     if len(train_x) < batch_size:
         raise ValueError(f"train_x has {len(train_x)} samples, fewer than one batch of {batch_size}")
-    model._check_x(train_x[:1])
-    model._check_x(test_x[:1])
+    model.check_data(train_x, "train_x")
+    model.check_data(test_x, "test_x")
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     shard = distributed.setup()  # one process, or this one's rows of every batch under torchrun
+    device = pick_device(device)
+    with ExitStack() as held:
+        if device.type == "cpu":
+            held.enter_context(_threads(CPU_THREADS))
+        if ckpt_path is not None and shard.is_main:  # one writer per checkpoint; another one waits here
+            held.enter_context(checkpoints.exclusive(ckpt_path, say=tqdm.write))
+        distributed.barrier()  # the other processes read the checkpoint only once rank 0 holds it
+        return _train(model, method, train_x, test_x, epochs, batch_size, lr, seed, ckpt_path, shard, device,
+                      amp, progress and shard.is_main, desc, on_step)
+
+
+@contextmanager
+def _threads(n: int):
+    """Run the block with ``n`` intra-op threads (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(model, method, train_x, test_x, epochs, batch_size, lr, seed, ckpt_path, shard, device, amp, progress,
+           desc, on_step) -> TrainResult:
+    """:func:`train` once its arguments are checked and the checkpoint is this process's to write."""
     if ckpt_path is not None and shard.is_main and not ckpt_path.exists():
         checkpoints.check_writable(ckpt_path)  # now, not after the first epoch; only the process that writes it
-    progress = progress and shard.is_main
-    device = pick_device(device)
     method.configure_model(model)
     model.to(device)
     method.to(device)
@@ -559,6 +594,7 @@ def train(
                     "method": method.state_dict(),
                     "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
                     "history": history.as_dict(),
+                    "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,  # a record, not the fingerprint
                 },
             )
     bar.close()

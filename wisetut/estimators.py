@@ -14,6 +14,7 @@ import numbers
 import torch
 from torch import Tensor
 
+from wisetut.checks import check_count, check_samples
 from wisetut.objectives import LOG_2PI, aevb_kl, check_posterior, neg_expected_log_prior, wise_kl
 
 __all__ = [
@@ -33,8 +34,8 @@ def log_aggregate_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 40
     Evaluated ``chunk`` points at a time, so memory stays ``O(chunk * M * d)``.
     """
     check_posterior(mu, logvar)
-    if z.dim() != 2 or z.shape[1] != mu.shape[1]:
-        raise ValueError(f"z must have shape [N, {mu.shape[1]}], got {tuple(z.shape)}")
+    check_samples("z", z, like=mu, like_name="mu")
+    check_count("chunk", chunk, 1)
     inv_var = (-logvar).exp()
     out = []
     for start in range(0, z.shape[0], chunk):

@@ -140,8 +140,7 @@ def _share_steps(steps) -> None:
 
 
 def _train_one(model_fn, slot, method, train_x, test_x, settings, seed, path) -> None:
-    """One run in a worker process (one thread): train into ``path``; steps done into ``_STEPS[slot]``."""
-    torch.set_num_threads(1)
+    """One run in a worker process (one thread, as every CPU run): train into ``path``; steps done into ``_STEPS[slot]``."""
     n_batches = len(train_x) // settings.batch_size
 
     def report(epoch, step):

@@ -28,6 +28,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
+from wisetut.checks import check_count
 from wisetut.data.images import as_float_batch
 from wisetut.estimators import mc_aggregate_kl
 from wisetut.models.base import AutoEncoder, eval_mode
@@ -156,8 +157,10 @@ def compactness(
     10,000 posteriors in 2-D.
     """
     check_posterior(mu, logvar)
-    if not coverage_sigma > 0 or n_points < 1 or chunk < 1:
-        raise ValueError(f"need coverage_sigma > 0, n_points >= 1 and chunk >= 1, got {coverage_sigma}, {n_points}, {chunk}")
+    check_count("n_points", n_points, 1)
+    check_count("chunk", chunk, 1)
+    if not coverage_sigma > 0:
+        raise ValueError(f"need coverage_sigma > 0, got {coverage_sigma}")
     n, dim = mu.shape
     means = mu.detach().double().cpu().numpy()
     tree = cKDTree(means)

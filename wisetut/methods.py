@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wisetut import distributed
+from wisetut.checks import check_count, check_samples
 from wisetut.models.base import AutoEncoder
 from wisetut.objectives import aevb_kl, wise_kl
 
@@ -246,10 +247,11 @@ def imq_mmd(z: Tensor, z_prior: Tensor, scales=IMQ_SCALES, prior_var: float = 1.
         raise ValueError(f"prior_var must be a positive finite variance, got {prior_var}")
     if len(scales) == 0 or not all(math.isfinite(s) and s > 0 for s in scales):
         raise ValueError(f"scales must be positive finite numbers, got {scales}")
-    if z.shape != z_prior.shape or z.dim() != 2:
+    check_samples("z", z)
+    check_samples("z_prior", z_prior, like=z, like_name="z")
+    if z.shape != z_prior.shape:
         raise ValueError(f"z and z_prior must both be [batch, latent], got {tuple(z.shape)} and {tuple(z_prior.shape)}")
-    if block < 1:
-        raise ValueError(f"block must be a positive number of rows, got {block}")
+    check_count("block", block, 1)
     m, d = z.shape
     if m < 2:
         raise ValueError("imq_mmd needs at least 2 samples per batch")

@@ -31,6 +31,8 @@ import math
 import torch
 from torch import Tensor
 
+from wisetut.checks import values_visible
+
 __all__ = [
     "log_gaussian_overlap",
     "aevb_kl",
@@ -55,6 +57,8 @@ METRIC_LOGVAR_FLOOR = -80.0
 _DIM_BLOCK = 4
 _ROW_BLOCK = 128
 _PAIRED_MIN_SIZE = 1 << 16  # below this many pairwise terms, the saved logarithms do not pay for the range check
+# Log-variances less than this above log(smallest normal float) take the log-space path (float32: below about -79)
+_LOG_SPACE_MARGIN = 8.0
 
 
 def _tiles(n_rows: int, d: int):
@@ -64,12 +68,17 @@ def _tiles(n_rows: int, d: int):
             yield slice(r, min(r + _ROW_BLOCK, n_rows)), slice(k, min(k + _DIM_BLOCK, d))
 
 
-def check_posterior(mu: Tensor, logvar: Tensor, name: str = "") -> None:
-    """Raise a ValueError unless ``mu`` and ``logvar`` are matching ``[batch, latent]`` tensors."""
+def check_posterior(mu: Tensor, logvar: Tensor, name: str = "", *, finite: bool = True) -> None:
+    """Raise a ValueError unless ``mu`` and ``logvar`` are matching, finite ``[batch, latent]`` tensors.
+
+    The message names the argument and what was expected: a tensor (not a numpy array or a list),
+    two dimensions, a floating-point dtype, one shape and one device for both, finite values.
+    """
     for label, t in ((f"mu{name}", mu), (f"logvar{name}", logvar)):
         if not isinstance(t, Tensor):
+            hint = " (convert it with torch.from_numpy)" if type(t).__module__ == "numpy" else ""
             raise ValueError(
-                f"{label} must be a torch.Tensor of shape [batch, latent], got {type(t).__name__}"
+                f"{label} must be a torch.Tensor of shape [batch, latent], got {type(t).__name__}{hint}"
             )
         if t.dim() != 2:
             raise ValueError(
@@ -82,8 +91,56 @@ def check_posterior(mu: Tensor, logvar: Tensor, name: str = "") -> None:
             f"mu{name} and logvar{name} must have the same shape [batch, latent], "
             f"got {tuple(mu.shape)} and {tuple(logvar.shape)}"
         )
+    if mu.device != logvar.device:
+        raise ValueError(f"mu{name} and logvar{name} must be on one device, got {mu.device} and {logvar.device}")
     if mu.shape[0] == 0 or mu.shape[1] == 0:
         raise ValueError(f"mu{name} must have a non-empty shape [batch, latent], got {tuple(mu.shape)}")
+    if finite:
+        _check_finite(mu, logvar, name)
+
+
+def _check_finite(mu: Tensor, logvar: Tensor, name: str = "") -> None:
+    if not values_visible():  # inside vmap: no branch on values
+        return
+    for label, t in ((f"mu{name}", mu), (f"logvar{name}", logvar)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{label} must be finite, got {int((~torch.isfinite(t)).sum())} NaN or infinite values")
+
+
+def _check_pair(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """Raise a ValueError unless two sets of posteriors share their latent size, dtype and device."""
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same latent size: expected [A, d] and [B, d], "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    if a.device != b.device:
+        raise ValueError(f"{name_a} and {name_b} must be on one device, got {a.device} and {b.device}")
+
+
+def _needs_log_space(*logvars: Tensor) -> bool:
+    """Whether a variance ``exp(logvar)`` could underflow in the inputs' dtype (float32: below about -87).
+
+    Then :func:`_log_overlap_log_space` computes the overlaps instead of the tiled kernels, whose
+    variance sums would be ``0`` and their terms ``0/0``.
+    """
+    if not values_visible():  # inside vmap (stacked models): the tiled kernels, per model
+        return False
+    low = math.log(torch.finfo(logvars[0].dtype).tiny) + _LOG_SPACE_MARGIN
+    return min(lv.detach().amin().item() for lv in logvars) < low
+
+
+def _log_overlap_log_space(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Tensor) -> Tensor:
+    """The ``[A, B]`` log overlaps in log space, as float64, for posteriors of any width; differentiable.
+
+    ``log s = logaddexp(logvar_a, logvar_b)`` never forms a variance, and ``delta^2 / s`` is
+    ``(delta e^{-log s / 2})^2``, finite in value and gradient down to log-variances of about
+    -1,400. Builds the ``[A, B, d]`` tensor: the path for narrow posteriors, not the training kernel.
+    """
+    ma, la, mb, lb = (t.double() for t in (mu_a, logvar_a, mu_b, logvar_b))
+    log_s = torch.logaddexp(la[:, None, :], lb[None, :, :])
+    r = (ma[:, None, :] - mb[None, :, :]) * torch.exp(-0.5 * log_s)
+    return -0.5 * (LOG_2PI + log_s + r.square()).sum(2)
 
 
 def _log_overlap_grads_broadcast(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Tensor, g: Tensor):
@@ -271,13 +328,13 @@ def log_gaussian_overlap(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b:
         ValueError: if any input is not a floating-point ``[batch, latent]`` tensor, or the
             latent sizes of the two sets differ.
     """
-    check_posterior(mu_a, logvar_a, "_a")
-    check_posterior(mu_b, logvar_b, "_b")
-    if mu_a.shape[1] != mu_b.shape[1]:
-        raise ValueError(
-            "mu_a and mu_b must have the same latent size: expected [A, d] and [B, d], "
-            f"got {tuple(mu_a.shape)} and {tuple(mu_b.shape)}"
-        )
+    check_posterior(mu_a, logvar_a, "_a", finite=False)
+    check_posterior(mu_b, logvar_b, "_b", finite=False)
+    _check_pair(mu_a, mu_b, "mu_a", "mu_b")
+    _check_finite(mu_a, logvar_a, "_a")
+    _check_finite(mu_b, logvar_b, "_b")
+    if _needs_log_space(logvar_a, logvar_b):
+        return _log_overlap_log_space(mu_a, logvar_a, mu_b, logvar_b).to(mu_a.dtype)
     return _LogOverlap.apply(mu_a, logvar_a, mu_b, logvar_b)
 
 
@@ -312,10 +369,21 @@ def wise_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     By Jensen's inequality (Eq. 19-20) this is an upper bound on the true
     ``KL(q(z|B_M) || N(0, I))``; chapter 2 of the book measures the gap.
 
-    Memory: ``O(M^2 + M d)`` extra, for forward and backward together.
+    Memory: ``O(M^2 + M d)`` extra, for forward and backward together. Posteriors so narrow that
+    a variance underflows (float32: ``logvar`` below about -79) are computed in log space and
+    float64 instead (:func:`_log_overlap_log_space`): finite and exact to rounding in value and
+    gradient down to log-variances of about -1,400.
+
+    Raises:
+        ValueError: unless ``mu`` and ``logvar`` are matching, finite ``[batch, latent]`` float
+            tensors on one device (:func:`check_posterior`).
     """
     check_posterior(mu, logvar)
     m = mu.shape[0]
+    if _needs_log_space(logvar):
+        log_overlap = _log_overlap_log_space(mu, logvar, mu, logvar)
+        first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
+        return (first + neg_expected_log_prior(mu.double(), logvar.double()).mean()).to(mu.dtype)
     log_overlap = _SelfLogOverlap.apply(mu, logvar)  # [M, M]
     first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
     return first + neg_expected_log_prior(mu, logvar).mean()

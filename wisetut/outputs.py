@@ -7,12 +7,13 @@ Every number and figure in the book says which profile, data and device produced
 
 Chapters run with the book folder as working directory, so by default these land in
 ``book/results`` and ``book/figures``. ``$WISETUT_OUTPUT_DIR`` sends them elsewhere, and the
-``quick`` profile (tests, CI) writes to a temporary folder unless that variable is set, so a test
-run never overwrites the results of a real run.
+``quick`` profile (tests, CI) writes to a temporary folder of this checkout's own (:func:`quick_root`)
+unless that variable is set, so a test run never overwrites the results of a real run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -24,16 +25,33 @@ import torch
 from wisetut.checkpoints import write_atomically
 from wisetut.profiles import current_profile
 
-__all__ = ["pick_device", "run_record", "output_dir", "data_root", "save_results", "save_figure"]
+__all__ = ["pick_device", "run_record", "output_dir", "quick_root", "data_root", "save_results", "save_figure"]
 
 OUTPUT_ENV_VAR = "WISETUT_OUTPUT_DIR"
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given, else CUDA when available, else the CPU.
+
+    Raises:
+        ValueError: for a device other than ``cpu`` and ``cuda[:N]``, or a CUDA device this machine lacks.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        picked = torch.device(device)
+    except (RuntimeError, TypeError):
+        picked = None
+    if picked is None or picked.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
+    if picked.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {device!r} asked for, but this machine has no CUDA GPU that torch can use: "
+                             "use 'cpu', or leave the device out")
+        if picked.index is not None and picked.index >= count:
+            raise ValueError(f"device {device!r} asked for, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})")
+    return picked
 
 
 def describe_device(device: torch.device) -> str:
@@ -59,12 +77,22 @@ def output_dir(kind: str) -> Path:
     if root:
         base = Path(root)
     elif current_profile() == "quick":
-        base = Path(tempfile.gettempdir()) / "wisetut-quick"
+        base = quick_root()
     else:
         base = Path.cwd()
     path = base / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def quick_root() -> Path:
+    """The ``quick`` profile's output folder: one per copy of the package, under the system's temporary folder.
+
+    Named for where this copy of ``wisetut`` lives (a clone, a virtual environment), so two checkouts
+    on one machine never load each other's ``quick`` checkpoints: each was trained by its own code.
+    """
+    here = str(Path(__file__).resolve().parent)
+    return Path(tempfile.gettempdir()) / f"wisetut-quick-{hashlib.sha256(here.encode()).hexdigest()[:12]}"
 
 
 def data_root() -> Path:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wisetut.checks import check_count
 from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratified
 from wisetut.methods import Forward, Method, check_logvar_floor, floored_logvar
 from wisetut.models.base import LIKELIHOODS, AutoEncoder, eval_mode
@@ -59,6 +60,9 @@ def pairwise_log_likelihood(x: Tensor, out: Tensor, likelihood: str, chunk: int 
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     if x.shape != out.shape or x.dim() < 2 or x.shape[0] < 1:
         raise ValueError(f"x and out must both be [M, ...] of the same shape, got {tuple(x.shape)} and {tuple(out.shape)}")
+    if x.device != out.device:
+        raise ValueError(f"x and out must be on one device, got {x.device} and {out.device}")
+    check_count("chunk", chunk, 1)
     xf, of = x.flatten(1), out.flatten(1)
     if likelihood == "bernoulli":  # log p(x_j | o_i) = x_j . o_i - sum_d softplus(o_id): one matrix product
         return of @ xf.T - F.softplus(of).sum(1, keepdim=True)

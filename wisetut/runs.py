@@ -22,6 +22,8 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from wisetut import checkpoints
+from wisetut.checkpoints import CheckpointError
 from wisetut.engine import TrainResult
 from wisetut.experiments import checkpoint_path, train_methods
 from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, Method, WiSE
@@ -58,16 +60,19 @@ class Call:
 
 @dataclass(frozen=True)
 class RunStatus:
-    """Where one run stands under the current profile: ``trained``, ``partial`` or ``missing``."""
+    """Where one run stands under the current profile: ``trained``, ``partial``, ``missing`` or ``damaged``."""
 
     method: str
     seed: int
     path: Path
     epochs_done: int
     epochs: int
+    problem: str = ""  # why a checkpoint that is there cannot be read (then ``damaged``)
 
     @property
     def state(self) -> str:
+        if self.problem:
+            return "damaged"
         return "missing" if self.epochs_done == 0 else "trained" if self.epochs_done >= self.epochs else "partial"
 
 
@@ -164,7 +169,10 @@ class Experiment:
         for name in self.check_methods(methods):
             for seed in self.seeds_of(name) if seeds is None else seeds:
                 path = checkpoint_path(self.name, name, seed)
-                rows.append(RunStatus(name, seed, path, _epochs_in(path), plan[name].epochs))
+                try:
+                    rows.append(RunStatus(name, seed, path, _epochs_in(path), plan[name].epochs))
+                except CheckpointError as e:
+                    rows.append(RunStatus(name, seed, path, 0, plan[name].epochs, problem=str(e).split(". It is left")[0]))
         return rows
 
 
@@ -175,11 +183,17 @@ def _fresh(group: Group) -> dict[str, Method]:
 
 
 def _epochs_in(path: Path) -> int:
-    """Epochs a checkpoint holds (0 if there is none); reads no more of the file than it must."""
+    """Epochs a checkpoint holds (0 if there is none), after :func:`wisetut.checkpoints.load` has verified it.
+
+    Raises:
+        CheckpointError: for a damaged file, or one that is not a training checkpoint.
+    """
     if not path.exists():
         return 0
-    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    return int(ckpt.get("epoch", 0)) if isinstance(ckpt, dict) else 0
+    ckpt = checkpoints.load(path, map_location="cpu")
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("epoch"), int):
+        raise CheckpointError(f"{path.name} is not a wisetut training checkpoint")
+    return ckpt["epoch"]
 
 
 # --- data ------------------------------------------------------------------------------------------

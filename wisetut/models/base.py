@@ -57,15 +57,31 @@ class AutoEncoder(nn.Module):
         # A method may fix the posterior variance (WAE's deterministic encoder): see Method.configure_model
         self.fixed_logvar: float | None = None
 
-    def _check_x(self, x: Tensor) -> None:
+    def check_shape(self, x: Tensor) -> None:
+        """Raise a ``ValueError`` unless ``x`` is a batch ``[batch, *data_shape]`` (every call checks it)."""
         if x.dim() != len(self.data_shape) + 1 or tuple(x.shape[1:]) != self.data_shape:
             raise ValueError(
                 f"expected a batch of shape [batch, {', '.join(map(str, self.data_shape))}], got {tuple(x.shape)}"
             )
 
+    def check_data(self, x: Tensor, name: str = "x") -> None:
+        """Raise a ``ValueError`` unless ``x`` is a data set this model can be trained on.
+
+        Its shape (:meth:`check_shape`) and, for the Bernoulli decoder, float values in [0, 1]: the
+        likelihood of intensities outside it is not a probability (images in 0..255 as floats would
+        give a positive "ELBO"). uint8 images are scaled to [0, 1] batch by batch, so they pass.
+        """
+        self.check_shape(x)
+        if self.likelihood == "bernoulli" and x.is_floating_point() and len(x):
+            lo, hi = (v.item() for v in torch.aminmax(x))
+            if lo < 0.0 or hi > 1.0:
+                hint = " (images in 0..255? divide them by 255, or pass them as uint8)" if hi > 1.0 else ""
+                raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli decoder, found values in "
+                                 f"[{lo:.4g}, {hi:.4g}]{hint}")
+
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(mu, logvar)``, each ``[M, latent_dim]``."""
-        self._check_x(x)
+        self.check_shape(x)
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         if self.fixed_logvar is not None:  # a (near-)deterministic encoder: the logvar head is unused
             logvar = torch.full_like(mu, self.fixed_logvar)
