@@ -41,12 +41,14 @@ book: $(STAMP)
 test-browser: book
 	$(PY) -m pytest -m browser -s tests/test_book_browser.py
 
-# Re-execute every chapter in place (outputs, book/figures, book/results) and print how long each took.
+# Re-execute every chapter in place (outputs, book/figures, book/results), print how long each took and record
+# it in book/results/timings.json (the chapter tables are made from it: tools/chapter_table.py).
 # PROFILE=paper make reproduce; CHAPTERS=book/04_sine_waves.ipynb make reproduce for one chapter.
 # Finished runs load from book/checkpoints/. A reader's run that changes nothing:
 # $(PY) tools/run_chapters.py --profile quick --isolate (every chapter from an empty output folder).
 reproduce: $(STAMP)
 	$(PY) tools/run_chapters.py --inplace $(if $(PROFILE),--profile $(PROFILE)) $(CHAPTERS)
+	$(PY) tools/chapter_table.py  # the chapter tables of README.md and the book, from book/results/timings.json
 
 # Speed, as ratios against a baseline in the same run (benchmarks/README.md). pythae: pip install -e '.[bench]'
 bench: $(STAMP)

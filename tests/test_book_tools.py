@@ -68,3 +68,35 @@ def test_pages_redirects_notebooks_and_anchors(tmp_path):
     assert is_redirect(tmp_path / "index.html") and not is_redirect(tmp_path / "book" / "a.html")
     assert is_notebook_page(tmp_path, "book/a.html") and not is_notebook_page(tmp_path, "index.html")
     assert anchors_of((tmp_path / "book" / "a.html").read_text()) == {"top", "old"}
+
+
+def test_the_chapter_tables_come_from_the_timings_file():
+    """README.md, the introduction and "Reproducing the book" show what book/results/timings.json holds."""
+    import json
+
+    import chapter_table
+
+    assert chapter_table.stale_pages() == []
+    timings = json.loads(chapter_table.TIMINGS.read_text())
+    assert set(timings["chapters"]) == set(chapter_table.CHAPTERS) == {p.stem for p in (ROOT / "book").glob("[0-9]*.ipynb")}
+    # every chapter has the time of its stored profile, and a changed time shows in the tables
+    assert all(c["stored"] in c for c in timings["chapters"].values())
+    timings["chapters"]["05_mnist_2d"]["paper"]["seconds"] = 59.0
+    made = chapter_table.tables(timings)
+    assert "59 s, runs loaded" in made["full"] and "| 1.0 (`paper`) |" in made["compact"]
+
+
+def test_the_chapter_list_is_in_reading_order():
+    toc = (ROOT / "_toc.yml").read_text()
+    chapters = [line.split("book/")[1] for line in toc.splitlines() if "file: book/" in line and line.split("book/")[1][:2].isdigit()]
+    assert chapters == sorted(p.stem for p in (ROOT / "book").glob("[0-9]*.ipynb"))
+
+
+def test_the_package_maps_list_every_module():
+    """The README's and wisetut/__init__.py's maps of the package name every module of it."""
+    import wisetut
+
+    modules = {p.stem for p in (ROOT / "wisetut").glob("*.py") if not p.stem.startswith("_")} | {"models", "data"}
+    readme = (ROOT / "README.md").read_text().split("The modules, in the order a reader meets them:")[1].split("Layout:")[0]
+    assert {m for m in modules if f"`{m}`" not in readme and f"`{m}/`" not in readme} == set()
+    assert {m for m in modules if f"wisetut.{m}`" not in wisetut.__doc__} == set()

@@ -263,7 +263,7 @@ def test_hparams_are_read_from_the_constructor_and_keep_every_stored_fingerprint
 
 
 def test_aevb_and_beta_vae_take_the_same_float_guard_as_wise():
-    """Chapter 9 sets logvar_floor on every cell of its 2 x 2: above the floor it changes nothing, values or gradients."""
+    """Chapter 10 sets logvar_floor on every cell of its 2 x 2: above the floor it changes nothing, values or gradients."""
     torch.manual_seed(0)
     model = sine_autoencoder(4)
     f = Forward.run(model, torch.randn(16, 1, 256))

@@ -171,7 +171,7 @@ def test_reconstruct_all_is_the_batched_z_mu_reconstruction_the_engine_scores():
 
 
 def test_variant_takes_the_float_guard_in_its_penalty_only():
-    """Chapter 10 sets logvar_floor on every variant: the identity above the floor, and where Eq. 21's variances
+    """Chapter 11 sets logvar_floor on every variant: the identity above the floor, and where Eq. 21's variances
     underflow, finite with it (the floored value) and without it (wise_kl's log-space path), and different."""
     import torch
 

@@ -49,7 +49,7 @@ def test_seeds_are_grouped_and_checkpointed_per_seed(quick):
 
 
 def test_the_one_seed_form_keeps_its_names_for_every_seed(quick):
-    _train(seed=3)  # as chapter 11 calls it: one experiment per seed, each with its own seed
+    _train(seed=3)  # as chapter 9 calls it: one experiment per seed, each with its own seed
     assert sorted(p.name for p in (quick / "checkpoints").iterdir()) == ["sine-quick-wae_gan.pt", "sine-quick-wise.pt"]
 
 

@@ -149,7 +149,7 @@ def test_traverse_sweeps_one_coordinate():
 def test_dci_lasso_reaches_the_optimum_on_nearly_collinear_codes():
     """A trained encoder's codes can be nearly collinear. The Lasso whose weights are DCI's importances must
     still be solved: its optimality (KKT) conditions hold, |X'r / n| <= alpha with equality on the used codes
-    (coordinate descent with 5,000 sweeps stopped far from this on such codes, and on chapter 11's)."""
+    (coordinate descent with 5,000 sweeps stopped far from this on such codes, and on chapter 9's)."""
     from wisetut.disentanglement import _fit, _standardise
 
     rng = np.random.default_rng(0)

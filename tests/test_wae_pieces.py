@@ -93,7 +93,7 @@ def test_convergence_criterion():
 
 @pytest.mark.parametrize("spread,logvar", [(0.0, 0.0), (0.5, -1.0), (50.0, -6.0)])
 def test_form_difference_lies_within_the_log_m_over_m_bound(spread, logvar):
-    """Chapter 9: at per-sample weight 1/M the two forms of the prior differ by (I_B - G_B) / M <= log M / M."""
+    """Chapter 10: at per-sample weight 1/M the two forms of the prior differ by (I_B - G_B) / M <= log M / M."""
     from wisetut import aevb_kl, wise_kl
     from wisetut.estimators import form_difference
 

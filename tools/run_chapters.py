@@ -5,6 +5,7 @@ Used by ``make reproduce``::
     python tools/run_chapters.py --inplace                     # re-execute and store every chapter
     python tools/run_chapters.py --profile quick --isolate     # run each from a clean temp folder
     python tools/run_chapters.py book/04_sine_waves.ipynb      # one chapter
+    python tools/run_chapters.py --profile quick --isolate --record   # and record the times
 
 Each chapter runs top to bottom (``Run All``) in a new ``python3`` kernel, with the chapter's own
 folder as working directory and ``WISETUT_PROFILE`` set to the chosen profile.
@@ -16,6 +17,10 @@ folder as working directory and ``WISETUT_PROFILE`` set to the chosen profile.
   checkpoints go there), so a chapter that needs a file left by an earlier run, or by another
   chapter, fails instead of passing by luck. It cannot be combined with ``--inplace``.
 
+- ``--record`` (and ``--inplace``) writes each chapter's wall time, profile, load average and whether
+  its runs were trained or loaded into ``book/results/timings.json``, from which
+  ``tools/chapter_table.py`` makes the chapter tables of the README and the book.
+
 At the end a table gives every chapter's wall time and the profile it ran in; a chapter that raised
 is reported with its error and the exit status is 1.
 """
@@ -23,6 +28,7 @@ is reported with its error and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -36,7 +42,30 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from wisetut.checkpoints import write_atomically  # noqa: E402
+from wisetut.outputs import quick_root  # noqa: E402
 from wisetut.profiles import ENV_VAR, PROFILES, current_profile  # noqa: E402  (the one reader of the variable)
+from wisetut.runs import EXPERIMENTS  # noqa: E402
+
+TIMINGS = ROOT / "book" / "results" / "timings.json"
+
+
+def _checkpoints(path: Path, profile: str, output_dir: str | None) -> dict[str, int]:
+    """The chapter's run checkpoints under ``profile`` (name -> modification time): what it trains or loads."""
+    folder = Path(output_dir) if output_dir else quick_root() if profile == "quick" else path.parent
+    prefixes = tuple(f"{e.name}-{profile}-" for e in EXPERIMENTS.values() if path.stem in e.chapters)
+    return {p.name: p.stat().st_mtime_ns for p in (folder / "checkpoints").glob("*.pt") if p.name.startswith(prefixes)}
+
+
+def record(path: Path, profile: str, seconds: float, before: dict, after: dict) -> None:
+    """Write one chapter's time in ``profile`` into ``book/results/timings.json``."""
+    runs = "none" if not after else "trained" if after != before else "loaded"
+    timings = json.loads(TIMINGS.read_text())
+    chapter = timings["chapters"].setdefault(path.stem, {"stored": profile})
+    chapter[profile] = {"seconds": round(seconds, 1), "runs": runs, "load": round(os.getloadavg()[1], 1),
+                        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
+                        "source": "tools/run_chapters.py --record"}
+    write_atomically(TIMINGS, lambda tmp: tmp.write_text(json.dumps(timings, indent=2) + "\n"))
 
 
 def run_chapter(path: Path, profile: str, inplace: bool, output_dir: str | None) -> float:
@@ -76,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inplace", action="store_true", help="store the executed notebooks")
     parser.add_argument("--isolate", action="store_true",
                         help="run every chapter with its own empty WISETUT_OUTPUT_DIR")
+    parser.add_argument("--record", action="store_true",
+                        help="write each chapter's time into book/results/timings.json (--inplace does too)")
     args = parser.parse_args(argv)
     if args.inplace and args.isolate:
         parser.error("--isolate writes to temporary folders; it cannot store chapters (--inplace)")
@@ -94,9 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     rows, failed = [], False
     for path in chapters:
         with tempfile.TemporaryDirectory(prefix="wisetut-chapter-") as tmp:
+            out = tmp if args.isolate else None
+            before = _checkpoints(path, profile, out)
             try:
-                seconds = run_chapter(path, profile, args.inplace, tmp if args.isolate else None)
+                seconds = run_chapter(path, profile, args.inplace, out)
                 status = "ok"
+                if args.record or args.inplace:
+                    record(path, profile, seconds, before, _checkpoints(path, profile, out))
             except CellExecutionError as error:
                 seconds, status, failed = float("nan"), "FAILED", True
                 print(f"{path.name}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)

@@ -2,21 +2,19 @@
 
 The book in ``book/`` teaches the paper chapter by chapter and only *calls* this package.
 
-- :mod:`wisetut.objectives`: the math core (Appendix B, Eq. 21, Eq. 26).
-- :mod:`wisetut.estimators`: Monte Carlo estimates of the true aggregate KL and the mutual information.
-- :mod:`wisetut.methods`: AEVB, beta-VAE, WiSE-ALE (Eq. 27), WAE-MMD, WAE-GAN as objectives.
-- :mod:`wisetut.nonparametric`: the nonparametric VAE of Bodin et al. (2017).
-- :mod:`wisetut.reconstruction`: the reconstruction terms of Eq. 15, 16 and 17 for a mini-batch.
-- :mod:`wisetut.engine`: the one training loop (uint8 images, :mod:`wisetut.schedule`'s step
-  learning rate of Appendix D.3); :mod:`wisetut.experiments`: train-or-load, results;
-  :mod:`wisetut.checkpoints`: atomic, verified files and what identifies a run.
-- :mod:`wisetut.latent`, :mod:`wisetut.generate`, :mod:`wisetut.image_metrics`: measuring what was learned;
-  :mod:`wisetut.fid`: FID through torchmetrics, or why it is unavailable.
-- :mod:`wisetut.runs`: what each training chapter trains, defined once; :mod:`wisetut.cli`:
-  ``python -m wisetut list`` and ``train`` (the same runs from the command line).
-- :mod:`wisetut.distributed`: the engine under ``torchrun``, the batch-coupled terms over the global batch.
-- :mod:`wisetut.profiles`: how big a run is (``WISETUT_PROFILE``).
-- :mod:`wisetut.outputs`: where results and figures go, and what made them.
+- the math: :mod:`~wisetut.objectives` (Appendix B, Eq. 21, Eq. 26), :mod:`~wisetut.quadrature`
+  (the same integrals by scipy), :mod:`~wisetut.synthetic` (posteriors with exact prior terms),
+  :mod:`~wisetut.estimators` (Monte Carlo KLs, the mutual information);
+- the objectives: :mod:`~wisetut.methods`, :mod:`~wisetut.nonparametric` (Bodin et al., 2017),
+  :mod:`~wisetut.reconstruction` (Eq. 15-17);
+- training: :mod:`~wisetut.engine` (the one loop), :mod:`~wisetut.schedule`,
+  :mod:`~wisetut.checkpoints`, :mod:`~wisetut.checks`, :mod:`~wisetut.distributed` (``torchrun``);
+- what to train: :mod:`~wisetut.profiles` (``WISETUT_PROFILE``), :mod:`~wisetut.runs`,
+  :mod:`~wisetut.experiments`, :mod:`~wisetut.outputs`, :mod:`~wisetut.cli` (``python -m wisetut``);
+- what was learned: :mod:`~wisetut.claims`, :mod:`~wisetut.latent`, :mod:`~wisetut.generate`,
+  :mod:`~wisetut.image_metrics`, :mod:`~wisetut.fid`, :mod:`~wisetut.disentanglement`,
+  :mod:`~wisetut.traversals`, :mod:`~wisetut.plots`;
+- :mod:`wisetut.models` (Appendix D's networks and others) and :mod:`wisetut.data` (the data sets).
 """
 
 from wisetut.estimators import mc_aggregate_kl

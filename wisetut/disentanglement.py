@@ -1,7 +1,7 @@
 """Disentanglement metrics: DCI (Eastwood & Williams, 2018) and MIG (Chen et al., 2018).
 
 Both compare a code ``c`` (``[N, D]``, for a trained encoder the posterior means) with the ground-truth
-factors ``v`` that generated the data (``[N, K]``). Chapter 11 uses them on the teapots.
+factors ``v`` that generated the data (``[N, K]``). Chapter 9 uses them on the teapots.
 
 **DCI** (Eastwood & Williams, 2018). One regressor per factor predicts it from the code (scikit-learn's
 Lasso, solved exactly by least-angle regression, its penalty chosen by 5-fold cross-validation
@@ -63,7 +63,7 @@ def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int):
 
     if kind == "lasso":
         # Solved exactly by least-angle regression (LARS), not by coordinate descent: a trained encoder's codes
-        # are often nearly collinear, and there coordinate descent stops far from the optimum (on chapter 11's
+        # are often nearly collinear, and there coordinate descent stops far from the optimum (on chapter 9's
         # codes 5,000 sweeps left duality gaps up to 90x the tolerance; the Lasso weights are the importances).
         # The penalty by the one-standard-error rule: the largest alpha whose 5-fold error is within one
         # standard error of the best (the minimum itself keeps small weights on codes that are pure noise).

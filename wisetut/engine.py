@@ -293,7 +293,7 @@ def _scored_batches(model: AutoEncoder, x: Tensor, batch_size: int, seed: int):
 def objective(model: AutoEncoder, method: Method, x: Tensor, batch_size: int, seed: int = 0) -> float:
     """``method``'s loss (its ``"model"`` group, per sample) at ``model``, averaged over the full batches of ``x``.
 
-    The training objective, evaluated rather than minimised: chapter 9 scores each model under its
+    The training objective, evaluated rather than minimised: chapter 10 scores each model under its
     own objective and under another's. The noise ``z ~ q(z|x)`` comes from a fixed seed, as in
     :func:`evaluate`; a final partial batch is left out (Eq. 21 depends on the batch size).
     """

@@ -156,7 +156,7 @@ def regulariser_identity(
 
 
 def form_difference(mu: Tensor, logvar: Tensor, per_component: int = 256, seed: int = 0) -> dict[str, float]:
-    """How much the *form* of the prior term can change a batch's loss at per-sample weight ``1/M`` (chapter 9).
+    """How much the *form* of the prior term can change a batch's loss at per-sample weight ``1/M`` (chapter 10).
 
     AEVB with ``beta = 1/M`` puts ``1/M`` of the mean per-sample KL into the per-sample loss; Eq. 27
     puts ``1/M`` of Eq. 21's bound ``KL_UB`` on the aggregate KL there. By the identity of chapter 1

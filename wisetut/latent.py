@@ -16,7 +16,7 @@ point), *compact* (posteriors fill a region near the origin with few gaps) and *
 - how well the means keep the digit classes apart: k-nearest-neighbour accuracy;
 - how many latent dimensions carry information: active units (Burda et al., 2016).
 
-:func:`measure_latents` gathers them for one trained model (chapters 5 and 9).
+:func:`measure_latents` gathers them for one trained model (chapters 5 and 10).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ __all__ = ["encode_all", "log_bhattacharyya", "latent_summary", "compactness", "
 def encode_all(model: AutoEncoder, x: Tensor, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
     """``(mu, logvar)`` of every row of ``x``, on the CPU, in float32.
 
-    ``x`` may be uint8 images (chapters 7 and 11 keep their data so): each chunk is scaled to [0, 1]
+    ``x`` may be uint8 images (chapters 7 and 9 keep their data so): each chunk is scaled to [0, 1]
     on the model's device, so that the whole data set is never held in float32.
     """
     device = next(model.parameters()).device
@@ -237,7 +237,7 @@ def measure_latents(
     gaps: bool = False,
 ) -> dict[str, float]:
     """:func:`latent_summary` of the held-out posteriors, their active units, their smallest log-variance,
-    (with labels) k-NN accuracy, and (with ``gaps=True``) :func:`compactness` (chapters 5 and 9).
+    (with labels) k-NN accuracy, and (with ``gaps=True``) :func:`compactness` (chapters 5 and 10).
 
     ``knn_accuracy`` votes among the posterior means of ``x_train`` for the labels ``y_test``;
     ``min_logvar`` says how near a float guard (WiSE-ALE's ``logvar_floor``) the posteriors came.

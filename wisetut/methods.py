@@ -145,7 +145,7 @@ class AEVB(Method):
     """The VAE of Kingma & Welling: a prior on every sample's posterior (Eq. 26).
 
     ``logvar_floor`` (off by default) floors the log-variances in the KL term only, as
-    :class:`WiSE`'s does; chapter 9 sets it on every cell of its 2 x 2 design, so that the guard is
+    :class:`WiSE`'s does; chapter 10 sets it on every cell of its 2 x 2 design, so that the guard is
     not confounded with the form of the prior term.
     """
 
@@ -166,7 +166,7 @@ class AEVB(Method):
 
 
 class BetaVAE(AEVB):
-    """beta-VAE (Higgins et al., 2017): AEVB with the KL weighted by ``beta`` (> 1 there; chapter 9 also tries 1/M).
+    """beta-VAE (Higgins et al., 2017): AEVB with the KL weighted by ``beta`` (> 1 there; chapter 10 also tries 1/M).
 
     The paper names beta-VAE but gives no beta. We default to ``beta = 4``, a value Higgins et al.
     use often, which is strong enough to show the over-smoothing of Fig. 1(e).
@@ -425,7 +425,7 @@ class WAEGAN(_WAE):
 
 # The five objectives of this module. Two more methods live with the ideas they belong to:
 # wisetut.nonparametric.NonparametricVAE (Bodin et al., 2017; a second encoder) and
-# wisetut.reconstruction.WiSEVariant (Eq. 15-17 as training objectives, chapter 10).
+# wisetut.reconstruction.WiSEVariant (Eq. 15-17 as training objectives, chapter 11).
 METHODS = {cls.name: cls for cls in (AEVB, BetaVAE, WiSE, WAEMMD, WAEGAN)}
 
 

@@ -48,7 +48,7 @@ __all__ = [
 LOG_2PI = math.log(2.0 * math.pi)
 # The Eq. 21 *metric* (never a loss) is reported with posterior log-variances floored here: below
 # about -103, exp() underflows to 0 in float32 and the bound is 0/0. Any posterior above the floor
-# (every run of the book but one collapsing run of chapter 10) gives exactly the unfloored value.
+# (every run of the book but one collapsing run of chapter 11) gives exactly the unfloored value.
 METRIC_LOGVAR_FLOOR = -80.0
 
 # The pairwise loops work on [DIM_BLOCK, ROW_BLOCK, B] tiles held in preallocated buffers:

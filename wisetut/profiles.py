@@ -57,7 +57,7 @@ _SINE_QUICK = Settings(n_train=1_024, n_test=256, epochs=2, batch_size=64, laten
 _SINE_STANDARD = Settings(n_train=20_000, n_test=5_000, epochs=50, batch_size=64, latent_dim=4,
                           lr=StepLR(5e-4, milestones=(30, 40), gamma=0.2))
 _SINE_PAPER = Settings(n_train=190_000, n_test=10_000, epochs=50, batch_size=64, latent_dim=4, lr=5e-4)
-# Chapters 9 and 10's longer sine runs: 100 epochs, x0.2 at epochs 60 and 75, so that the convergence
+# Chapters 10 and 11's longer sine runs: 100 epochs, x0.2 at epochs 60 and 75, so that the convergence
 # window (the last 20 epochs) lies wholly at the final rate
 _SINE_CONTROLS = replace(_SINE_STANDARD, epochs=100, lr=StepLR(5e-4, milestones=(60, 75), gamma=0.2))
 _SQUARES_LR = StepLR(2e-4, milestones=(60, 75), gamma=0.1)  # chapter 6's fading squares (see "squares" below)
@@ -94,17 +94,17 @@ SETTINGS: dict[str, dict[str, Settings]] = {
         "paper": Settings(n_train=60_000, n_test=10_000, epochs=100, batch_size=100, latent_dim=8, lr=1e-3,
                           knobs={"classifier_epochs": 8}),
     },
-    # The paper's future work (chapter 10): Eq. 15, 16, 17 and the true KL, three seeds each; sine waves:
-    # half of chapter 9's sine waves (the M^2 terms cost more per step) on chapter 9's schedule (100 epochs,
+    # The paper's future work (chapter 11): Eq. 15, 16, 17 and the true KL, three seeds each; sine waves:
+    # half of chapter 10's sine waves (the M^2 terms cost more per step) on chapter 10's schedule (100 epochs,
     # x0.2 at 60 and 75: at a constant 5e-4 for 40 epochs the runs still moved by 8-20%), in paper as well
-    # (as chapter 9's controls: at 190,000 waves, 12 runs would take most of a day of a 2-core CPU);
+    # (as chapter 10's controls: at 190,000 waves, 12 runs would take most of a day of a 2-core CPU);
     # MNIST as chapter 5 (all of it, at Appendix D.2, in paper).
     "future_sine": {"quick": _SINE_QUICK, **dict.fromkeys(("standard", "paper"), replace(_SINE_CONTROLS, n_train=10_000, n_test=2_000))},
     "future_mnist": _MNIST_2D,
-    # The controls of chapter 9 on MNIST 2-D: chapter 5's data and settings (Appendix D.2 in paper, where
+    # The controls of chapter 10 on MNIST 2-D: chapter 5's data and settings (Appendix D.2 in paper, where
     # chapter 5's runs converge in 30 epochs), trained twice as long in standard so that every run converges.
     "controls_mnist": {**_MNIST_2D, "standard": replace(_MNIST_2D["standard"], epochs=60)},
-    # The controls of chapter 9 on sine waves (ours: the paper has no such control): chapter 4's standard
+    # The controls of chapter 10 on sine waves (ours: the paper has no such control): chapter 4's standard
     # data, trained twice as long (_SINE_CONTROLS) so that the runs can settle. paper uses the same settings:
     # at 190,000 waves, 12 runs would take about 8 hours of a 2-core CPU.
     "controls_sine": {
@@ -147,7 +147,7 @@ SETTINGS: dict[str, dict[str, Settings]] = {
         "paper": Settings(n_train=55_000, n_test=10_000, epochs=20, batch_size=128, latent_dim=500, lr=1e-3,
                           knobs={"classifier_epochs": 8, "interpolation_pairs": 200}),
     },
-    # Teapots (chapter 11), rendered here (wisetut.data.teapots): the paper gives no teapot settings, so
+    # Teapots (chapter 9), rendered here (wisetut.data.teapots): the paper gives no teapot settings, so
     # these are ours. Latent 10 and batch 64 as the disentanglement literature (Locatello et al., 2019);
     # paper: Eastwood & Williams's 200,000 images at 64x64 (90% / 10%), Adam 1e-4, 50 epochs, for a GPU;
     # standard: 32x32 images (wisetut.data.teapots.SIZE), 10,000 + 1,000 of them and 30 epochs, so that

@@ -112,7 +112,7 @@ class WiSEVariant(Method):
 
     ``WiSEVariant("eq17", "eq21")`` is :class:`wisetut.methods.WiSE` up to the constant ``M log M``.
     ``logvar_floor`` is :class:`~wisetut.methods.WiSE`'s float32 guard: it floors the log-variances in
-    the penalty only (off by default; chapter 10 sets it on every variant).
+    the penalty only (off by default; chapter 11 sets it on every variant).
 
     Every epoch, :meth:`held_out_metrics` measures the two approximations on held-out batches:
     the three reconstruction terms per sample (``eq15``, ``eq16``, ``eq17``) and the gap of Eq. 21

@@ -89,7 +89,7 @@ class Experiment:
         groups: ``settings -> groups of methods``, each trained by one ``train_methods`` call.
         seeds: the seeds the chapters train (seed 0 is the run the figures show): one tuple for
             every profile, a tuple per profile, or ``(profile, run name) -> tuple`` where runs of
-            one experiment have different seeds (chapter 4 seeds its six methods, chapter 9's
+            one experiment have different seeds (chapter 4 seeds its six methods, chapter 10's
             controls on the same checkpoints have one seed).
     """
 
@@ -267,12 +267,12 @@ def _squares_network(profile: str):
 
 # --- methods, by chapter ---------------------------------------------------------------------------
 
-BETAS = (1.5, 2.0, 4.0)  # chapters 4 and 9: the paper gives no beta
+BETAS = (1.5, 2.0, 4.0)  # chapters 4 and 10: the paper gives no beta
 FLOOR = -30.0  # WiSE-ALE's float32 guard of chapter 4 (log-variances floored inside Eq. 21 only)
 
 
 def _shared(settings: Settings) -> dict[str, Method]:
-    """The sine-wave runs chapters 4 and 9 share: AEVB, the beta sweep and WiSE-ALE."""
+    """The sine-wave runs chapters 4 and 10 share: AEVB, the beta sweep and WiSE-ALE."""
     return {"aevb": AEVB(), **{f"beta_vae_{b:g}": BetaVAE(beta=b) for b in BETAS},
             "wise": WiSE(kl_weight=1.0, logvar_floor=FLOOR)}
 
@@ -297,7 +297,7 @@ def _sine_shown(settings: Settings) -> dict[str, Method]:
 
 
 def _cells(settings: Settings) -> dict[str, Method]:
-    """Chapter 9's 2 x 2 design: {prior on each posterior, on the aggregate} x {per-sample weight 1, 1/M}.
+    """Chapter 10's 2 x 2 design: {prior on each posterior, on the aggregate} x {per-sample weight 1, 1/M}.
 
     Every cell carries the same float guard (``logvar_floor``), so the guard is not confounded with
     the form; the Eq. 27 cell is chapter 5's ``wise`` exactly (on MNIST the two share their runs' fingerprints).
@@ -340,7 +340,7 @@ def _faces_methods(settings: Settings) -> dict[str, Method]:
 
 
 def _teapots_methods(settings: Settings) -> dict[str, Method]:
-    """Chapter 11: AEVB, beta-VAE at beta 2 and 4, WiSE-ALE and WAE-MMD on the teapots."""
+    """Chapter 9: AEVB, beta-VAE at beta 2 and 4, WiSE-ALE and WAE-MMD on the teapots."""
     return {"aevb": AEVB(), **{f"beta_vae_{b:g}": BetaVAE(beta=b) for b in (2.0, 4.0)},
             "wise": WiSE(kl_weight=1.0, logvar_floor=FLOOR), "wae_mmd": WAEMMD(lam=10.0)}
 
@@ -366,7 +366,7 @@ VARIANTS = {"eq17": dict(term="eq17", kl="eq21"), "eq16": dict(term="eq16", kl="
 
 
 def _future_methods(settings: Settings) -> dict[str, Method]:
-    """Chapter 10: Eq. 15, 16, 17 as training objectives, and the true KL as the penalty (each with the float guard)."""
+    """Chapter 11: Eq. 15, 16, 17 as training objectives, and the true KL as the penalty (each with the float guard)."""
     from wisetut.reconstruction import WiSEVariant
 
     return {k: WiSEVariant(**kw, logvar_floor=FLOOR) for k, kw in VARIANTS.items()}
@@ -377,7 +377,7 @@ def _one(methods):
 
 
 def _batch_size(m: int):
-    """Chapter 9's batch-size control: AEVB and WiSE-ALE (its 2 x 2 cells) at ``M = m`` on chapter 5's digits."""
+    """Chapter 10's batch-size control: AEVB and WiSE-ALE (its 2 x 2 cells) at ``M = m`` on chapter 5's digits."""
     return lambda s: (Group(replace(s, batch_size=m), lambda g: {k: v for k, v in _cells(g).items() if k in ("aevb", "wise")}),)
 
 
@@ -393,18 +393,18 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("squares", ("06_wasserstein_autoencoders",), "squares", _squares, _squares_network, _one(_squares_methods),
                seeds=SEEDS),
     Experiment("celeba", ("07_faces",), "faces", _faces, _celeba_network, _one(_faces_methods), seeds=SEEDS),
-    Experiment("teapots", ("11_teapots",), "teapots", _teapots, _teapots_network, _one(_teapots_methods), seeds=SEEDS),
+    Experiment("teapots", ("09_teapots",), "teapots", _teapots, _teapots_network, _one(_teapots_methods), seeds=SEEDS),
     Experiment("npvae", ("08_nonparametric_vae",), "npvae", _mnist, _always(mlp_autoencoder), _npvae_groups,
                seeds=SEEDS),
-    Experiment("controls_sine", ("09_what_makes_wise_ale_work",), "controls_sine", _sine, _always(sine_autoencoder),
+    Experiment("controls_sine", ("10_what_makes_wise_ale_work",), "controls_sine", _sine, _always(sine_autoencoder),
                _one(_cells), seeds=SEEDS),
-    Experiment("controls_mnist", ("09_what_makes_wise_ale_work",), "controls_mnist", _mnist, _always(mnist_autoencoder),
+    Experiment("controls_mnist", ("10_what_makes_wise_ale_work",), "controls_mnist", _mnist, _always(mnist_autoencoder),
                _one(_cells), seeds=SEEDS),
-    *(Experiment(f"controls_mnist_m{m}", ("09_what_makes_wise_ale_work",), "controls_mnist", _mnist,
+    *(Experiment(f"controls_mnist_m{m}", ("10_what_makes_wise_ale_work",), "controls_mnist", _mnist,
                  _always(mnist_autoencoder), _batch_size(m), seeds=SEEDS) for m in (16, 256)),
-    Experiment("future_sine", ("10_future_work",), "future_sine", _sine, _always(sine_autoencoder), _one(_future_methods),
+    Experiment("future_sine", ("11_future_work",), "future_sine", _sine, _always(sine_autoencoder), _one(_future_methods),
                seeds=SEEDS),
-    Experiment("future_mnist", ("10_future_work",), "future_mnist", _mnist, _always(mnist_autoencoder),
+    Experiment("future_mnist", ("11_future_work",), "future_mnist", _mnist, _always(mnist_autoencoder),
                _one(_future_methods), seeds=SEEDS),
 )}
 

@@ -1,4 +1,4 @@
-"""Latent traversals, and how smoothly the decoded image changes along them (chapter 11).
+"""Latent traversals, and how smoothly the decoded image changes along them (chapter 9).
 
 A *traversal* decodes a held-out code ``z`` while one coordinate ``z_j`` sweeps a range and the others
 stay fixed. Each coordinate sweeps its own data range: the 2nd to the 98th percentile of the held-out

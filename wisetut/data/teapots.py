@@ -42,7 +42,7 @@ TEAPOTS_NAME = "teapots rendered here, in the spirit of Eastwood & Williams (201
 FACTOR_NAMES = ("azimuth", "elevation", "red", "green", "blue")
 FACTOR_RANGES = {"azimuth": (0.0, 2 * math.pi), "elevation": (0.0, math.pi / 2),
                  "red": (0.2, 1.0), "green": (0.2, 1.0), "blue": (0.2, 1.0)}
-SIZE = {"quick": 32, "standard": 32, "paper": 64}  # image side per profile (chapter 11)
+SIZE = {"quick": 32, "standard": 32, "paper": 64}  # image side per profile (chapter 9)
 AMBIENT = 0.3
 LIGHT = (-0.45, 0.6, 0.66)  # in the camera's frame (x right, y up, z towards the viewer)
 HALF_WIDTH = 1.6  # the image spans [-1.6, 1.6]^2 in the teapot's units

@@ -1,4 +1,4 @@
-"""The convolutional networks of the disentanglement literature, for the teapots of chapter 11.
+"""The convolutional networks of the disentanglement literature, for the teapots of chapter 9.
 
 The networks that beta-VAE's successors use to compare disentanglement on 64x64 images (Burgess et
 al., 2018; Locatello et al., 2019, ``disentanglement_lib``'s ``conv_encoder`` / ``deconv_decoder``),
