@@ -54,6 +54,7 @@ reproduce: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/wise_kl.py
 	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/latent_measures.py
 
 clean:
 	rm -rf _build  # the book, its MathJax copy and the screenshots

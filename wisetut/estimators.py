@@ -19,6 +19,7 @@ from wisetut.objectives import LOG_2PI, aevb_kl, check_posterior, neg_expected_l
 
 __all__ = [
     "log_aggregate_density",
+    "log_aggregate_density_naive",
     "mc_aggregate_kl",
     "mc_aggregate_kl_stratified",
     "mc_aggregate_kl_reparam",
@@ -31,8 +32,28 @@ __all__ = [
 def log_aggregate_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 4096) -> Tensor:
     """``log q(z|B) = log 1/M sum_i N(z|mu_i, diag(exp(logvar_i)))`` at each row of ``z``: ``[N]``.
 
-    Evaluated ``chunk`` points at a time, so memory stays ``O(chunk * M * d)``.
+    Each component's exponent is a matrix product: ``sum_k (z_k - mu_ik)^2 / var_ik`` is
+    ``[z^2, z] @ [1/var_i, -2 mu_i/var_i] + sum_k mu_ik^2/var_ik``, then one log-sum-exp over the
+    components; ``chunk`` points at a time, so memory stays ``O(chunk * M)``. In float64 it agrees
+    with the direct sum (:func:`log_aggregate_density_naive`) to about 1e-6 nats even for posteriors
+    as narrow as WAE's (``tests/test_estimators_fast.py``), far below any Monte Carlo error it enters.
     """
+    check_posterior(mu, logvar)
+    check_samples("z", z, like=mu, like_name="mu")
+    check_count("chunk", chunk, 1)
+    inv_var = (-logvar).exp()
+    weights = torch.cat([inv_var, -2.0 * mu * inv_var], 1)  # [M, 2d]
+    const = (mu.square() * inv_var + logvar + LOG_2PI).sum(1)  # [M]
+    out = []
+    for start in range(0, z.shape[0], chunk):
+        zc = z[start : start + chunk]
+        log_n = -0.5 * (torch.cat([zc.square(), zc], 1) @ weights.T + const)  # [n, M]
+        out.append(torch.logsumexp(log_n, dim=1) - math.log(mu.shape[0]))
+    return torch.cat(out)
+
+
+def log_aggregate_density_naive(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 4096) -> Tensor:
+    """:func:`log_aggregate_density` by the direct sum over ``[chunk, M, d]``: a reference and a baseline."""
     check_posterior(mu, logvar)
     check_samples("z", z, like=mu, like_name="mu")
     check_count("chunk", chunk, 1)

@@ -80,7 +80,55 @@ def knn_accuracy(train_mu: Tensor, train_y: Tensor, test_mu: Tensor, test_y: Ten
 
 
 def _nearest_neighbours(mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
-    """Per posterior: the distance to the nearest other mean, and the largest Bhattacharyya coefficient with another."""
+    """Per posterior: the distance to the nearest other mean, and the largest Bhattacharyya coefficient with another.
+
+    Exact, without comparing every pair: a KD-tree (``scipy.spatial.cKDTree``) gives each mean's
+    nearest others, and bounds where a larger coefficient could be. Since ``-log BC >= 1/8 sum_k
+    delta_k^2 / sbar_k >= |delta|^2 / (4 (vmax_i + vmax))`` (``vmax_i`` posterior ``i``'s largest
+    variance, ``vmax`` the set's), only means within ``sqrt(4 (vmax_i + vmax) b_i)`` of ``mu_i`` can
+    beat the best ``-log BC = b_i`` among its nearest means; those candidates are scored exactly by
+    :func:`log_bhattacharyya`. The same values as the brute force over all pairs
+    (:func:`_nearest_neighbours_brute`, ``tests/test_latent_fast.py``).
+    """
+    n = len(mu)
+    if n < 2:
+        raise ValueError(f"nearest neighbours need at least 2 posteriors, got {n}")
+    means = mu.detach().double().cpu().numpy()
+    tree = cKDTree(means)
+    k = min(n, 9)
+    dist, idx = tree.query(means, k=k)  # each point's k nearest means, itself first (or a duplicate of it)
+    rows = np.arange(n)
+    own = idx == rows[:, None]
+    nn_dist = np.where(own, np.inf, dist).min(1)  # k >= 2 indices, so at least one other mean
+    near = torch.as_tensor(idx)
+    first = -_pair_log_bc(mu, logvar, torch.arange(n)[:, None].expand_as(near), near)  # -log BC to the k nearest
+    first[torch.as_tensor(own)] = math.inf
+    vmax = logvar.detach().double().exp().max(1).values.cpu().numpy()
+    radius = np.sqrt(4.0 * (vmax + vmax.max()) * first.min(1).values.numpy()) * (1 + 1e-9)
+    counts = tree.query_ball_point(means, radius, return_length=True)
+    if counts.sum() > n * n / 16:  # posteriors of very different widths: the bound prunes little
+        return torch.as_tensor(nn_dist, dtype=mu.dtype), _nearest_neighbours_brute(mu, logvar)[1]
+    i = torch.as_tensor(np.repeat(rows, counts))
+    j = torch.as_tensor(np.concatenate(tree.query_ball_point(means, radius)).astype(np.int64))
+    i, j = i[i != j], j[i != j]
+    # the k nearest too (a candidate set may hold only the point itself); -log BC, smallest per posterior
+    i = torch.cat([i, torch.arange(n)[:, None].expand_as(near)[~torch.as_tensor(own)]])
+    j = torch.cat([j, near[~torch.as_tensor(own)]])
+    neg_log_bc = -_pair_log_bc(mu, logvar, i, j)
+    best = torch.full((n,), math.inf, dtype=neg_log_bc.dtype).scatter_reduce(0, i, neg_log_bc, reduce="amin")
+    return torch.as_tensor(nn_dist, dtype=mu.dtype), (-best).exp()
+
+
+def _pair_log_bc(mu: Tensor, logvar: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """``log BC`` between posteriors ``a[i, j]`` and ``b[i, j]`` (index tensors of one shape), elementwise."""
+    va, vb = logvar[a].exp(), logvar[b].exp()
+    sbar = 0.5 * (va + vb)
+    d_b = 0.125 * ((mu[a] - mu[b]).square() / sbar).sum(-1) + 0.5 * (sbar.log() - 0.5 * (logvar[a] + logvar[b])).sum(-1)
+    return -d_b
+
+
+def _nearest_neighbours_brute(mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`_nearest_neighbours` over every pair, in blocks of rows: the reference (tests, benchmarks)."""
     nn_dist, nn_bc = [], []
     for s in range(0, len(mu), _ROWS):
         rows = torch.arange(s, min(s + _ROWS, len(mu)))
