@@ -135,3 +135,25 @@ def test_interval_text_is_the_mean_and_its_t_interval():
     assert claims.interval_text([2.0], ".2f") == "2.00"  # one seed: the value alone
     assert claims.interval_text([1.0, 1.0], "+.1f") == "+1.0 [+1.0, +1.0]"
     assert claims.interval_text([60.8, float("inf")], ".3g") == "60.8, inf (each seed)"  # no mean to show
+
+
+def test_the_claims_page_lists_every_stored_verdict_and_nothing_else():
+    """book/claims.md is what wisetut.claims.claims_page makes of book/results/*.json: each verdict once."""
+    import json
+    from pathlib import Path
+
+    from wisetut.claims import claims_page, judged
+
+    root = Path(__file__).resolve().parents[1]
+    results = root / "book" / "results"
+    page = (root / "book" / "claims.md").read_text()
+    assert page == claims_page(results), "run python tools/claims_page.py"
+    stored = [(p.name, v["name"]) for p in sorted(results.glob("*.json"))
+              for v in (json.loads(p.read_text()).get("verdicts", []) if isinstance(json.loads(p.read_text()), dict) else [])]
+    rows = judged(results)
+    assert sorted((r["results"], r["name"]) for r in rows) == sorted(stored) and len(stored) > 100
+    table_rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| claim |")]
+    assert len(table_rows) == len(stored)
+    for r in rows:  # each verdict's row names its chapter and its state
+        assert any(line.startswith(f"| {r['name'].replace('|', chr(92) + '|')}") and f"**{r['state']}**" in line
+                   and f"]({r['chapter']}.ipynb)" in line for line in table_rows), r["name"]

@@ -25,6 +25,7 @@ used by every training chapter after it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
@@ -304,3 +305,94 @@ class Seeded:
         ok = [self.converged.get(n) for n in (a, b)]
         return compare(name, va, vb, claimed=claimed, paired=True, source=source, statement=statement,
                        converged=None if None in ok else all(ok), numbers=numbers)
+
+
+# --- the page of every claim judged -------------------------------------------------------------------------
+
+
+def _parts(record: dict) -> list[dict]:
+    """A results record and the records nested in it (chapters 10 and 11 keep one per data set)."""
+    return [record] + [v for v in record.values() if isinstance(v, dict) and isinstance(v.get("data"), dict)]
+
+
+def _data_and_seeds(record: dict) -> tuple[str, str]:
+    names, seeds = [], set()
+    for part in _parts(record):
+        if isinstance(part.get("data"), dict) and part["data"].get("name") not in names:
+            names.append(part["data"]["name"])
+        seeds.update(part.get("settings", {}).get("seeds", []) if isinstance(part.get("settings"), dict) else [])
+    return "; ".join(names) or "n/a", ", ".join(map(str, sorted(seeds))) or "n/a"
+
+
+def _chapter_of(experiment: str) -> str:
+    """The chapter (notebook stem) whose experiment wrote a results file: ``sine_seeds`` is chapter 4's."""
+    from wisetut.runs import EXPERIMENTS  # here: runs imports this module's neighbours
+
+    for e in EXPERIMENTS.values():
+        if experiment == e.name or experiment.startswith(e.name + "_") or e.name.startswith(experiment + "_"):
+            return e.chapters[0]
+    raise ValueError(f"no chapter trains the experiment {experiment!r} of a results file")
+
+
+def judged(results_dir) -> list[dict]:
+    """Every verdict stored in ``results_dir/*.json``, each with its chapter, data, profile and seeds, in chapter order."""
+    from pathlib import Path
+
+    rows = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or not record.get("verdicts"):
+            continue
+        data, seeds = _data_and_seeds(record)
+        chapter = _chapter_of(record["experiment"])
+        rows += [dict(v, chapter=chapter, results=path.name, data=data, profile=record.get("profile", "n/a"), seeds=seeds)
+                 for v in record["verdicts"]]
+    return sorted(rows, key=lambda r: r["chapter"])
+
+
+def claims_page(results_dir) -> str:
+    """The Markdown page "The paper's claims, judged": every stored verdict, the sources' claims and ours apart."""
+    rows = judged(results_dir)
+
+    def cell(text) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    def table(source_rows: list[dict]) -> str:
+        lines = ["| claim | chapter | data, profile, seeds | state | estimate [95% interval] | runs converged |",
+                 "|---|---|---|---|---|---|"]
+        for r in source_rows:
+            claim = cell(r["name"]) + (f" (*“{cell(r['statement'])}”*)" if r.get("statement") else "")
+            lo, hi = r["interval"] if r.get("interval") else (None, None)
+            estimate = "exact check" if lo is None else f"{r['estimate']:.3g} [{lo:.3g}, {hi:.3g}], {r['test']}, n = {r['n']}"
+            number = int(r["chapter"][:2])
+            lines.append(f"| {claim} | [{number}]({r['chapter']}.ipynb) | {cell(r['data'])}; `{r['profile']}`; seeds {r['seeds']} | "
+                         f"**{r['state']}** | {estimate} | {'yes' if r.get('converged') else 'no'} |")
+        return "\n".join(lines)
+
+    theirs, ours = [r for r in rows if r["source"] != "ours"], [r for r in rows if r["source"] == "ours"]
+    counts = lambda rs: ", ".join(f"{sum(r['state'] == s for r in rs)} {s}" for s in ("holds", "fails", "unresolved"))  # noqa: E731
+    return "\n".join([
+        "# The paper's claims, judged",
+        "",
+        "Every verdict the chapters store in `book/results/*.json`, in one place: made by",
+        "`wisetut.claims.claims_page` (`python tools/claims_page.py` writes this page; a test checks that it lists",
+        "every stored verdict and nothing else). A verdict **holds** or **fails** when the 95% interval of the",
+        "difference between the arms, over the seeds, lies on one side of zero (or of the claim's margin), and is",
+        "**unresolved** when the interval straddles it. The intervals are not yet adjusted for the number of",
+        "claims judged together, and \"runs converged\" is the book's rule (the held-out error moved by less than",
+        "2% over the last fifth of the epochs), not yet a judgement of whether more training could change the",
+        "verdict. Each chapter explains its measures and numbers.",
+        "",
+        f"## The sources' claims ({len(theirs)}: {counts(theirs)})",
+        "",
+        "What the paper (and, in chapters 6 and 8, the WAE slides and Bodin et al.) claims, as the chapters test it.",
+        "",
+        table(theirs),
+        "",
+        f"## The book's own hypotheses ({len(ours)}: {counts(ours)})",
+        "",
+        "What the chapters asked beyond the sources' claims: controls, explanations, checks of our own choices.",
+        "",
+        table(ours),
+        "",
+    ])
