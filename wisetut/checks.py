@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
 from torch import Tensor
 
-__all__ = ["check_count", "check_samples", "values_visible"]
+__all__ = ["check_count", "check_samples", "check_finite", "values_visible"]
 
 
 def values_visible() -> bool:
@@ -32,18 +33,19 @@ def check_count(name: str, value, least: int = 1) -> None:
         raise ValueError(f"{name} must be at least {least}, got {value}")
 
 
-def check_samples(name: str, t, *, like: Tensor | None = None, like_name: str = "") -> None:
-    """Raise a ``ValueError`` unless ``t`` is a finite floating-point ``[N, d]`` tensor (on ``like``'s device).
+def check_samples(name: str, t, *, like: Tensor | None = None, like_name: str = "", shape: str = "[N, d]",
+                  finite: bool = True) -> None:
+    """Raise a ``ValueError`` unless ``t`` is a finite floating-point ``shape`` (2-D) tensor (on ``like``'s device).
 
     Names ``name`` and says what was expected: a tensor (a numpy array: ``torch.from_numpy``), two
-    dimensions, a float dtype (``.float()`` for integers), finite values, and, with ``like``, the
-    latent size and device of ``like``.
+    dimensions, a float dtype (``.float()`` for integers), finite values (unless ``finite=False``), and,
+    with ``like``, the latent size and device of ``like``.
     """
     if not isinstance(t, Tensor):
         hint = " (convert it with torch.from_numpy)" if type(t).__module__ == "numpy" else ""
-        raise ValueError(f"{name} must be a torch.Tensor of shape [N, d], got {type(t).__name__}{hint}")
+        raise ValueError(f"{name} must be a torch.Tensor of shape {shape}, got {type(t).__name__}{hint}")
     if t.dim() != 2:
-        raise ValueError(f"{name} must have shape [N, d] (2 dimensions), got shape {tuple(t.shape)}")
+        raise ValueError(f"{name} must have shape {shape} (2 dimensions), got shape {tuple(t.shape)}")
     if not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype} (convert it with .float())")
     if like is not None:
@@ -51,5 +53,17 @@ def check_samples(name: str, t, *, like: Tensor | None = None, like_name: str = 
             raise ValueError(f"{name} must have {like_name}'s latent size {like.shape[1]}, got shape {tuple(t.shape)}")
         if t.device != like.device:
             raise ValueError(f"{name} must be on {like_name}'s device {like.device}, got {t.device}")
-    if values_visible() and not torch.isfinite(t).all():
-        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(t)).sum())} NaN or infinite values")
+    if finite:
+        check_finite(name, t)
+
+
+def check_finite(name: str, t: Tensor) -> None:
+    """Raise a ``ValueError`` naming ``name`` if ``t`` holds a NaN or an infinity (not inside ``vmap``).
+
+    One reduction (the sum: a NaN or an infinity makes it non-finite); the exact count only then.
+    """
+    if not values_visible() or math.isfinite(t.sum().item()):
+        return
+    bad = int((~torch.isfinite(t)).sum())
+    if bad:
+        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite values")

@@ -58,10 +58,14 @@ def log_bhattacharyya(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Te
     """
     check_posterior(mu_a, logvar_a, "_a")
     check_posterior(mu_b, logvar_b, "_b")
-    va, vb = logvar_a.exp()[:, None, :], logvar_b.exp()[None, :, :]
-    sbar = 0.5 * (va + vb)
-    delta2 = (mu_a[:, None, :] - mu_b[None, :, :]).square()
-    d_b = 0.125 * (delta2 / sbar).sum(-1) + 0.5 * (sbar.log() - 0.5 * (logvar_a[:, None, :] + logvar_b[None, :, :])).sum(-1)
+    return _log_bc(mu_a[:, None, :], logvar_a[:, None, :], mu_b[None, :, :], logvar_b[None, :, :])
+
+
+def _log_bc(mu_a: Tensor, logvar_a: Tensor, mu_b: Tensor, logvar_b: Tensor) -> Tensor:
+    """:func:`log_bhattacharyya`'s formula on broadcastable ``[..., d]`` tensors (every pair, or chosen pairs)."""
+    sbar = 0.5 * (logvar_a.exp() + logvar_b.exp())
+    delta2 = (mu_a - mu_b).square()
+    d_b = 0.125 * (delta2 / sbar).sum(-1) + 0.5 * (sbar.log() - 0.5 * (logvar_a + logvar_b)).sum(-1)
     return -d_b
 
 
@@ -121,10 +125,7 @@ def _nearest_neighbours(mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
 
 def _pair_log_bc(mu: Tensor, logvar: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """``log BC`` between posteriors ``a[i, j]`` and ``b[i, j]`` (index tensors of one shape), elementwise."""
-    va, vb = logvar[a].exp(), logvar[b].exp()
-    sbar = 0.5 * (va + vb)
-    d_b = 0.125 * ((mu[a] - mu[b]).square() / sbar).sum(-1) + 0.5 * (sbar.log() - 0.5 * (logvar[a] + logvar[b])).sum(-1)
-    return -d_b
+    return _log_bc(mu[a], logvar[a], mu[b], logvar[b])
 
 
 def _nearest_neighbours_brute(mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:

@@ -31,7 +31,7 @@ import math
 import torch
 from torch import Tensor
 
-from wisetut.checks import values_visible
+from wisetut.checks import check_finite, check_samples, values_visible
 
 __all__ = [
     "log_gaussian_overlap",
@@ -75,17 +75,7 @@ def check_posterior(mu: Tensor, logvar: Tensor, name: str = "", *, finite: bool 
     two dimensions, a floating-point dtype, one shape and one device for both, finite values.
     """
     for label, t in ((f"mu{name}", mu), (f"logvar{name}", logvar)):
-        if not isinstance(t, Tensor):
-            hint = " (convert it with torch.from_numpy)" if type(t).__module__ == "numpy" else ""
-            raise ValueError(
-                f"{label} must be a torch.Tensor of shape [batch, latent], got {type(t).__name__}{hint}"
-            )
-        if t.dim() != 2:
-            raise ValueError(
-                f"{label} must have shape [batch, latent] (2 dimensions), got shape {tuple(t.shape)}"
-            )
-        if not t.is_floating_point():
-            raise ValueError(f"{label} must be a floating-point tensor, got dtype {t.dtype}")
+        check_samples(label, t, shape="[batch, latent]", finite=False)
     if mu.shape != logvar.shape:
         raise ValueError(
             f"mu{name} and logvar{name} must have the same shape [batch, latent], "
@@ -100,13 +90,8 @@ def check_posterior(mu: Tensor, logvar: Tensor, name: str = "", *, finite: bool 
 
 
 def _check_finite(mu: Tensor, logvar: Tensor, name: str = "") -> None:
-    if not values_visible():  # inside vmap: no branch on values
-        return
-    if math.isfinite((mu.sum() + logvar.sum()).item()):  # one reduction: a NaN or an infinity makes it non-finite
-        return
-    for label, t in ((f"mu{name}", mu), (f"logvar{name}", logvar)):
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{label} must be finite, got {int((~torch.isfinite(t)).sum())} NaN or infinite values")
+    check_finite(f"mu{name}", mu)
+    check_finite(f"logvar{name}", logvar)
 
 
 def _check_pair(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
