@@ -19,7 +19,7 @@ from wisetut.objectives import LOG_2PI, aevb_kl, check_posterior, neg_expected_l
 
 __all__ = [
     "log_aggregate_density",
-    "log_aggregate_density_naive",
+    "log_aggregate_density_fast",
     "mc_aggregate_kl",
     "mc_aggregate_kl_stratified",
     "mc_aggregate_kl_reparam",
@@ -32,11 +32,32 @@ __all__ = [
 def log_aggregate_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 4096) -> Tensor:
     """``log q(z|B) = log 1/M sum_i N(z|mu_i, diag(exp(logvar_i)))`` at each row of ``z``: ``[N]``.
 
-    Each component's exponent is a matrix product: ``sum_k (z_k - mu_ik)^2 / var_ik`` is
-    ``[z^2, z] @ [1/var_i, -2 mu_i/var_i] + sum_k mu_ik^2/var_ik``, then one log-sum-exp over the
-    components; ``chunk`` points at a time, so memory stays ``O(chunk * M)``. In float64 it agrees
-    with the direct sum (:func:`log_aggregate_density_naive`) to about 1e-6 nats even for posteriors
-    as narrow as WAE's (``tests/test_estimators_fast.py``), far below any Monte Carlo error it enters.
+    The direct sum over ``[chunk, M, d]``, ``chunk`` points at a time, so memory stays
+    ``O(chunk * M * d)``: exact to rounding, so that the chapters' closed-form checks (chapters 2, 3)
+    and bounds (``I_B <= log M``, chapter 10) hold to 1e-12. :func:`log_aggregate_density_fast` is the
+    faster form for large Monte Carlo sums.
+    """
+    check_posterior(mu, logvar)
+    check_samples("z", z, like=mu, like_name="mu")
+    check_count("chunk", chunk, 1)
+    inv_var = (-logvar).exp()
+    out = []
+    for start in range(0, z.shape[0], chunk):
+        zc = z[start : start + chunk, None, :]  # [n, 1, d]
+        log_n = -0.5 * ((zc - mu).square() * inv_var + logvar + LOG_2PI).sum(-1)  # [n, M]
+        out.append(torch.logsumexp(log_n, dim=1) - math.log(mu.shape[0]))
+    return torch.cat(out)
+
+
+def log_aggregate_density_fast(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 4096) -> Tensor:
+    """:func:`log_aggregate_density` with each component's exponent as a matrix product: 3-4x faster.
+
+    ``sum_k (z_k - mu_ik)^2 / var_ik`` is ``[z^2, z] @ [1/var_i, -2 mu_i/var_i] + sum_k mu_ik^2/var_ik``,
+    then one log-sum-exp over the components; ``chunk`` points at a time (memory ``O(chunk * M)``).
+    The expansion cancels: in float64 it agrees with the direct sum to about 1e-12 nats for
+    ordinary posteriors and 1e-5 for posteriors as narrow as WAE's (``tests/test_latent_fast.py``),
+    far below the Monte Carlo error of the aggregate KL that :func:`~wisetut.latent.latent_summary`
+    computes with it, but not below 1e-12: exact bounds use the direct sum.
     """
     check_posterior(mu, logvar)
     check_samples("z", z, like=mu, like_name="mu")
@@ -52,32 +73,19 @@ def log_aggregate_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 40
     return torch.cat(out)
 
 
-def log_aggregate_density_naive(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 4096) -> Tensor:
-    """:func:`log_aggregate_density` by the direct sum over ``[chunk, M, d]``: a reference and a baseline."""
-    check_posterior(mu, logvar)
-    check_samples("z", z, like=mu, like_name="mu")
-    check_count("chunk", chunk, 1)
-    inv_var = (-logvar).exp()
-    out = []
-    for start in range(0, z.shape[0], chunk):
-        zc = z[start : start + chunk, None, :]  # [n, 1, d]
-        log_n = -0.5 * ((zc - mu).square() * inv_var + logvar + LOG_2PI).sum(-1)  # [n, M]
-        out.append(torch.logsumexp(log_n, dim=1) - math.log(mu.shape[0]))
-    return torch.cat(out)
-
-
 def _check_draws(name: str, n: int) -> None:
     if not isinstance(n, numbers.Integral) or n < 2:
         raise ValueError(f"{name} must be an integer of at least 2 (a standard error needs two draws), got {n!r}")
 
 
 def mc_aggregate_kl(
-    mu: Tensor, logvar: Tensor, n_samples: int = 20_000, generator: torch.Generator | None = None
+    mu: Tensor, logvar: Tensor, n_samples: int = 20_000, generator: torch.Generator | None = None, *, fast: bool = False
 ) -> tuple[float, float]:
     """Monte Carlo ``KL(q(z|B) || N(0, I))`` and its standard error.
 
     Draws ``n_samples`` points from the mixture ``q(z|B)`` (Eq. 10) and averages
-    ``log q(z|B) - log N(z|0, I)``.
+    ``log q(z|B) - log N(z|0, I)``, with :func:`log_aggregate_density` (``fast``:
+    :func:`log_aggregate_density_fast`, whose error is far below the estimate's standard error).
 
     Returns:
         ``(estimate, standard_error)`` as Python floats.
@@ -92,7 +100,8 @@ def mc_aggregate_kl(
         eps = torch.randn(n_samples, mu.shape[1], generator=generator, dtype=mu.dtype, device=mu.device)
         z = mu[comp] + (0.5 * logvar[comp]).exp() * eps
         log_p = -0.5 * (z.square() + LOG_2PI).sum(1)
-        diff = log_aggregate_density(z, mu, logvar) - log_p
+        density = log_aggregate_density_fast if fast else log_aggregate_density
+        diff = density(z, mu, logvar) - log_p
         return diff.mean().item(), (diff.std() / math.sqrt(n_samples)).item()
 
 
