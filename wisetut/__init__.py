@@ -11,7 +11,7 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
   :mod:`~wisetut.checkpoints`, :mod:`~wisetut.checks`, :mod:`~wisetut.distributed` (``torchrun``);
 - what to train: :mod:`~wisetut.profiles` (``WISETUT_PROFILE``), :mod:`~wisetut.runs`,
   :mod:`~wisetut.experiments`, :mod:`~wisetut.outputs`, :mod:`~wisetut.cli` (``python -m wisetut``);
-- what was learned: :mod:`~wisetut.claims`, :mod:`~wisetut.latent`, :mod:`~wisetut.generate`,
+- what was learned: :mod:`~wisetut.claims`, :mod:`~wisetut.calibration`, :mod:`~wisetut.latent`, :mod:`~wisetut.generate`,
   :mod:`~wisetut.image_metrics`, :mod:`~wisetut.fid`, :mod:`~wisetut.disentanglement`,
   :mod:`~wisetut.traversals`, :mod:`~wisetut.plots`;
 - :mod:`wisetut.models` (Appendix D's networks and others) and :mod:`wisetut.data` (the data sets).

@@ -26,6 +26,7 @@ used by every training chapter after it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
@@ -33,7 +34,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval", "interval_text",
-           "Seeded"]
+           "Seeded", "trend", "settled", "judged", "claims_page"]
 
 STATES = ("holds", "fails", "unresolved")
 SOURCES = ("paper", "ours")
@@ -305,6 +306,55 @@ class Seeded:
         ok = [self.converged.get(n) for n in (a, b)]
         return compare(name, va, vb, claimed=claimed, paired=True, source=source, statement=statement,
                        converged=None if None in ok else all(ok), numbers=numbers)
+
+
+# --- convergence by trend ------------------------------------------------------------------------------------
+
+
+def trend(values: Sequence[float], fraction: float = 0.2, horizon: float = 0.2) -> dict:
+    """Where a held-out curve is heading: a straight line through its last ``fraction`` of epochs.
+
+    ``scipy.stats.linregress`` over the last ``ceil(fraction * epochs)`` epochs (at least 3) gives the
+    slope and its standard error; extrapolated over another ``horizon`` of the run's epochs, the curve
+    could still change by ``change = (|slope| + 1.96 se) * horizon * epochs`` (a 95% bound). A noisy
+    but flat curve has a small slope and a large standard error over few points, a steadily falling
+    one a large slope: unlike comparing two end points, noise from one epoch to the next does not
+    decide it.
+
+    Returns:
+        ``{"epochs", "window", "slope", "slope_se", "horizon_epochs", "change"}``.
+
+    Raises:
+        ValueError: for fewer than 3 values, non-finite values, or settings outside (0, 1].
+    """
+    v = np.asarray([float(x) for x in values])
+    if len(v) < 3 or not np.isfinite(v).all():
+        raise ValueError(f"need at least three finite values, got {list(v)}")
+    if not (0 < fraction <= 1 and 0 < horizon <= 1):
+        raise ValueError(f"need 0 < fraction <= 1 and 0 < horizon <= 1, got {fraction} and {horizon}")
+    window = min(len(v), max(3, math.ceil(fraction * len(v))))
+    fit = stats.linregress(np.arange(window, dtype=float), v[-window:])
+    horizon_epochs = horizon * len(v)
+    return {"epochs": len(v), "window": window, "slope": float(fit.slope), "slope_se": float(fit.stderr),
+            "horizon_epochs": horizon_epochs, "change": (abs(fit.slope) + 1.96 * fit.stderr) * horizon_epochs}
+
+
+def settled(interval: Sequence[float], changes: Sequence[float], margin: float = 0.0) -> bool:
+    """Whether more training could not move a verdict's interval across ``margin`` (zero by default).
+
+    ``interval`` is the verdict's interval of the difference between two arms; ``changes`` the
+    :func:`trend` bounds of each arm (per arm, the largest over its seeds). Together they can shift the
+    difference by ``sum(changes)``. A holding or failing verdict (``margin`` outside the interval) is
+    settled when that shift cannot bring ``margin`` inside it; an unresolved one (``margin`` inside)
+    when the shift cannot push ``margin`` out.
+    """
+    lo, hi = (float(x) for x in interval)
+    shift = float(sum(abs(c) for c in changes))
+    if lo > margin:
+        return lo - shift > margin
+    if hi < margin:
+        return hi + shift < margin
+    return shift < min(margin - lo, hi - margin)
 
 
 # --- the page of every claim judged -------------------------------------------------------------------------
