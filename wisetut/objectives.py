@@ -95,7 +95,7 @@ def _check_finite(mu: Tensor, logvar: Tensor, name: str = "") -> None:
 
 
 def _check_pair(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
-    """Raise a ValueError unless two sets of posteriors share their latent size, dtype and device."""
+    """Raise a ValueError unless two sets of posteriors share their latent size and device."""
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"{name_a} and {name_b} must have the same latent size: expected [A, d] and [B, d], "
@@ -341,6 +341,11 @@ def neg_expected_log_prior(mu: Tensor, logvar: Tensor) -> Tensor:
     Appendix B, Eq. 13: the second term of Eq. 20, and ``C`` of Eq. 24 summed over k and halved.
     """
     check_posterior(mu, logvar)
+    return _neg_expected_log_prior(mu, logvar)
+
+
+def _neg_expected_log_prior(mu: Tensor, logvar: Tensor) -> Tensor:
+    """:func:`neg_expected_log_prior` on inputs already checked (the Eq. 21 functions check theirs once)."""
     return 0.5 * (logvar.exp() + mu.square() + LOG_2PI).sum(1)
 
 
@@ -370,10 +375,10 @@ def wise_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     if _needs_log_space(logvar):
         log_overlap = _log_overlap_log_space(mu, logvar, mu, logvar)
         first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
-        return (first + neg_expected_log_prior(mu.double(), logvar.double()).mean()).to(mu.dtype)
+        return (first + _neg_expected_log_prior(mu.double(), logvar.double()).mean()).to(mu.dtype)
     log_overlap = _SelfLogOverlap.apply(mu, logvar)  # [M, M]
     first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
-    return first + neg_expected_log_prior(mu, logvar).mean()
+    return first + _neg_expected_log_prior(mu, logvar).mean()
 
 
 def wise_kl_naive(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -388,7 +393,7 @@ def wise_kl_naive(mu: Tensor, logvar: Tensor) -> Tensor:
     delta2 = (mu[:, None, :] - mu[None, :, :]).square()
     log_overlap = -0.5 * (LOG_2PI + s.log() + delta2 / s).sum(2)
     first = (torch.logsumexp(log_overlap, dim=1) - math.log(m)).mean()
-    return first + neg_expected_log_prior(mu, logvar).mean()
+    return first + _neg_expected_log_prior(mu, logvar).mean()
 
 
 def wise_kl_metric(mu: Tensor, logvar: Tensor) -> Tensor:
