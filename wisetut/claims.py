@@ -33,11 +33,11 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval", "interval_text",
+__all__ = ["Claim", "Margin", "Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval", "interval_text",
            "Seeded", "trend", "settled", "judged", "claims_page"]
 
 STATES = ("holds", "fails", "unresolved")
-SOURCES = ("paper", "ours")
+SOURCES = ("paper", "wae_slides", "bodin", "ours")  # the paper, the WAE slides, Bodin et al. (2017), the book's own
 _MARK = {"holds": "✅ holds", "fails": "❌ fails", "unresolved": "❔ unresolved"}
 CONFIDENCE = 0.95
 
@@ -88,6 +88,58 @@ class Verdict:
         d = asdict(self)
         d["interval"] = list(self.interval) if self.interval is not None else None
         return d
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How far ``a`` may fall on the wrong side of ``b`` and still "be as good": a claim of the form "as smooth as".
+
+    ``spread`` multiples of the reference arm's seed-to-seed standard deviation (its ``ddof=1`` spread of
+    the measure over the seeds): a gap smaller than the spread between two seeds of the reference itself
+    is not one a reader could tell from a single run. The size is a rule fixed before the runs; its value
+    is measured on them.
+    """
+
+    spread: float
+    reason: str
+
+    def size(self, reference: Sequence[float]) -> float:
+        v = _values(reference, "reference")
+        return float(self.spread * v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim declared in the experiment registry before its runs are trained (:mod:`wisetut.runs`).
+
+    Attributes:
+        name: a short label, unique within the experiment.
+        source: where the claim comes from (:data:`SOURCES`): the paper, the WAE slides, Bodin et al., or ours.
+        statement: the source's sentence, or our hypothesis in words.
+        a, b: the arms (run names); the claim is about ``a`` against ``b``, paired by seed.
+        measure: the per-seed key both arms are scored by.
+        claimed: ``"greater"`` or ``"less"``: the claimed sign of ``a - b``.
+        margin: for "as ... as" claims only, a :class:`Margin` (``b`` shifted against the claimed side).
+        family: the claims judged together (their decisions Holm-adjusted together): ``"paper"`` for the
+            sources' claims of a chapter, ``"ours"`` for the book's own hypotheses.
+        declared: ``"before the runs"``, or when it was added after the results were seen.
+    """
+
+    name: str
+    source: str
+    statement: str
+    a: str
+    b: str
+    measure: str
+    claimed: str
+    margin: Margin | None = None
+    family: str = ""
+    declared: str = "before the runs"
+
+    def __post_init__(self):
+        _check_meta(self.source, self.claimed)
+        if not self.family:
+            object.__setattr__(self, "family", "ours" if self.source == "ours" else "paper")
 
 
 def _values(x, label: str) -> np.ndarray:
