@@ -157,3 +157,69 @@ def test_the_claims_page_lists_every_stored_verdict_and_nothing_else():
     for r in rows:  # each verdict's row names its chapter and its state
         assert any(line.startswith(f"| {r['name'].replace('|', chr(92) + '|')}") and f"**{r['state']}**" in line
                    and f"]({r['chapter']}.ipynb)" in line for line in table_rows), r["name"]
+
+
+# --- declared claims: p-values, Holm's adjustment, margins from the reference's spread, flags -----------------
+
+
+def test_p_value_is_scipys_paired_t_test():
+    a, b = [1.0, 1.4, 1.1, 1.6, 1.2], [0.9, 1.0, 1.05, 1.2, 1.1]
+    v = claims.compare("x", a, b, paired=True)
+    assert v.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-12)
+    w = claims.compare("x", a, b)
+    assert w.p_value == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-12)
+
+
+def test_holm_adjustment_by_hand_and_per_family():
+    # three claims of one family with p = 0.01, 0.04, 0.03: Holm compares 0.01 with 0.05/3, 0.03 with 0.05/2, 0.04 with 0.05
+    # adjusted p: 0.03, then max(0.03, 2 * 0.03) = 0.06 for both others, so only the first keeps its decision
+    def verdict(name, p, family):
+        return claims.Verdict(name, "holds", "paper", "", "greater", 1.0, (0.1, 2.0), "paired t", 5, True, "", p_value=p,
+                              family=family)
+
+    out = claims.adjust([verdict("a", 0.01, "paper"), verdict("b", 0.04, "paper"), verdict("c", 0.03, "paper"),
+                         verdict("d", 0.04, "ours")])
+    assert [v.p_adjusted for v in out] == pytest.approx([0.03, 0.06, 0.06, 0.04])
+    assert [v.state for v in out] == ["holds", "unresolved", "unresolved", "holds"]  # "d" is alone in its family
+    assert [v.raw_state for v in out] == ["holds"] * 4
+    assert "Holm-adjusted p = 0.06" in out[1].line() and "(unadjusted: holds)" in out[1].line()
+
+
+def _table(values: dict[str, list[float]], key="m") -> claims.Seeded:
+    return claims.Seeded({name: {s: {key: v} for s, v in enumerate(vs)} for name, vs in values.items()})
+
+
+def test_margin_is_the_reference_arms_spread():
+    ref = [1.0, 1.2, 1.1, 1.3, 1.05]
+    table = _table({"a": [1.15, 1.3, 1.2, 1.4, 1.12], "ref": ref, "c": [3.0, 3.1, 3.2, 3.3, 3.05]})
+    margin = claims.Margin(1.0, "one spread")
+    assert margin.size(ref) == pytest.approx(np.std(ref, ddof=1))
+    c = claims.Claim("a as small as ref", "paper", "", "a", "ref", "m", "less", margin=margin)
+    (v,) = table.judge([c])
+    assert v.margin == pytest.approx(np.std(ref, ddof=1))  # "less": b shifted up by the margin
+    assert v.estimate == pytest.approx(np.mean(table.values("a", "m")) - np.mean(ref) - np.std(ref, ddof=1))
+    g = claims.Claim("a as large as ref", "ours", "", "a", "ref", "m", "greater", margin=margin)
+    (w,) = table.judge([g])
+    assert w.margin == pytest.approx(-np.std(ref, ddof=1)) and w.family == "ours" and w.declared == "before the runs"
+
+
+def test_a_measure_that_tells_no_arms_apart_is_uninformative():
+    rng = np.random.default_rng(0)
+    noise = {name: list(1 + 0.05 * rng.standard_normal(5)) for name in ("a", "b", "c")}
+    table = _table(noise)
+    assert not table.informative("m")
+    (v,) = table.judge([claims.Claim("a as small as b", "paper", "", "a", "b", "m", "less", margin=claims.Margin(3.0, "wide"))])
+    assert v.flag == "uninformative" and "uninformative" in v.line() and "holds" not in v.line()
+    spread = _table({**noise, "c": [5.0, 5.1, 5.2, 5.05, 5.15]})
+    assert spread.informative("m")
+
+
+def test_collapsed_arm_makes_a_claim_near_guaranteed_and_trend_settles():
+    table = _table({"a": [1.0, 1.1, 1.05, 1.02, 1.08], "b": [2.0, 2.2, 2.1, 2.05, 2.15]})
+    c = claims.Claim("a below b", "paper", "", "a", "b", "m", "less")
+    (v,) = table.judge([c], collapsed={"b": "b's posteriors collapsed"})
+    assert v.flag == "near-guaranteed" and v.state == "holds" and v.shown == "near-guaranteed"
+    (s,) = table.judge([c], changes={("a", "m"): 0.01, ("b", "m"): 0.01})
+    assert s.settled is True and s.flag == ""
+    (u,) = table.judge([c], changes={("a", "m"): 0.8, ("b", "m"): 0.8})
+    assert u.settled is False

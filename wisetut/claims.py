@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -58,6 +58,15 @@ class Verdict:
         n: seeds per arm (the smaller arm's count).
         converged: whether the runs behind the claim met the convergence criterion (``None``: not stated).
         numbers: the per-arm numbers in words, as the chapter shows them.
+        p_value: the two-sided p-value of the interval's test (``None`` without an interval).
+        family: the claims adjusted together (``""``: not adjusted); see :func:`adjust`.
+        p_adjusted: ``p_value`` after Holm's adjustment within the family; ``state`` is decided by it.
+        raw_state: the state before the adjustment (``""``: not adjusted).
+        margin: the margin's size (``b`` was shifted by it) and ``margin_reason`` why it has one.
+        flag: ``"uninformative"`` (the measure tells no two arms apart) or ``"near-guaranteed"`` (against
+            a collapsed arm): such a verdict is shown by its flag and never counted as support.
+        settled: whether more training could not move the verdict (:func:`settled`; ``None``: not judged).
+        declared: when the claim was declared (:class:`Claim`).
     """
 
     name: str
@@ -71,6 +80,21 @@ class Verdict:
     n: int
     converged: bool | None
     numbers: str
+    p_value: float | None = None
+    family: str = ""
+    p_adjusted: float | None = None
+    raw_state: str = ""
+    margin: float = 0.0
+    margin_reason: str = ""
+    flag: str = ""
+    flag_reason: str = ""
+    settled: bool | None = None
+    declared: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The state a reader sees: the flag for a flagged verdict, else the state."""
+        return self.flag or self.state
 
     def line(self) -> str:
         """One Markdown bullet: the state, the claim, the numbers and the interval."""
@@ -80,8 +104,17 @@ class Verdict:
             detail += f"; difference {self.estimate:+.3g}, 95% interval [{lo:+.3g}, {hi:+.3g}] ({self.test}, {self.n} seeds)"
         elif self.test == "one seed":
             detail += "; one seed: no interval"
+        if self.margin:
+            detail += f"; margin {abs(self.margin):.3g} ({self.margin_reason})"
+        if self.family and self.p_adjusted is not None:
+            detail += (f"; Holm-adjusted p = {self.p_adjusted:.2g} in the family '{self.family}'"
+                       + (f" (unadjusted: {self.raw_state})" if self.raw_state != self.state else ""))
+        if self.flag:
+            detail += f"; not counted: {self.flag_reason}"
         notes = " *(not converged)*" if self.converged is False else ""
-        return f"- **{_MARK[self.state]}**{notes}: {self.name}. {detail}"
+        notes += {True: " *(settled)*", False: " *(not settled)*"}.get(self.settled, "")
+        mark = f"⚪ {self.flag}" if self.flag else _MARK[self.state]
+        return f"- **{mark}**{notes}: {self.name}. {detail}"
 
     def as_record(self) -> dict:
         """The verdict as a JSON-ready dict (the ``verdicts`` list of a results file)."""
@@ -169,6 +202,14 @@ def _t_interval(diffs: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _t_test(diffs: np.ndarray, confidence: float) -> tuple[tuple[float, float], float]:
+    """:func:`_t_interval` and the two-sided p-value of "the mean of ``diffs`` is zero" (0 or 1 for zero spread)."""
+    if np.ptp(diffs) == 0:
+        return _t_interval(diffs, confidence), float(diffs[0] == 0)
+    sem = stats.sem(diffs)
+    return _t_interval(diffs, confidence), float(2 * stats.t.sf(abs(diffs.mean()) / sem, len(diffs) - 1))
+
+
 def compare(
     name: str,
     a,
@@ -214,19 +255,21 @@ def compare(
     if numbers is None:
         numbers = f"{va.mean():.4g} against {vb.mean():.4g}" + (f" (b + {margin:g})" if margin else "")
     if n < 2:
-        return Verdict(name, "unresolved", source, statement, claimed, estimate, None, "one seed", n, converged, numbers)
+        return Verdict(name, "unresolved", source, statement, claimed, estimate, None, "one seed", n, converged, numbers,
+                       margin=margin)
     if threshold:
-        interval, test = _t_interval(va - vb[0], confidence), "one-sample t"
+        (interval, p), test = _t_test(va - vb[0], confidence), "one-sample t"
     elif paired:
-        interval, test = _t_interval(va - vb, confidence), "paired t"
+        (interval, p), test = _t_test(va - vb, confidence), "paired t"
     else:
         if np.ptp(vb) == 0:  # Welch's interval with one constant arm is the other's one-sample interval
-            interval = _t_interval(va - vb[0], confidence)
+            interval, p = _t_test(va - vb[0], confidence)
         elif np.ptp(va) == 0:
-            interval = _t_interval(va[0] - vb, confidence)
+            interval, p = _t_test(va[0] - vb, confidence)
         else:
-            ci = stats.ttest_ind(va, vb, equal_var=False).confidence_interval(confidence)
-            interval = (float(ci.low), float(ci.high))
+            result = stats.ttest_ind(va, vb, equal_var=False)
+            ci = result.confidence_interval(confidence)
+            interval, p = (float(ci.low), float(ci.high)), float(result.pvalue)
         test = "Welch t"
     lo, hi = interval
     sign = 1.0 if claimed == "greater" else -1.0
@@ -236,7 +279,8 @@ def compare(
         state = "fails"
     else:
         state = "unresolved"
-    return Verdict(name, state, source, statement, claimed, estimate, interval, test, n, converged, numbers)
+    return Verdict(name, state, source, statement, claimed, estimate, interval, test, n, converged, numbers, p_value=p,
+                   margin=margin)
 
 
 def exact(name: str, ok: bool, numbers: str, *, source: str = "ours", statement: str = "",
@@ -253,11 +297,36 @@ def render(verdicts: Iterable[Verdict], caption: str = "") -> str:
     """
     verdicts = list(verdicts)
     parts = [caption] if caption else []
-    for source, title in (("paper", "**The paper's claims**"), ("ours", "**Our hypotheses**")):
-        lines = [v.line() for v in verdicts if v.source == source]
+    sources = "**The paper's claims**" if {v.source for v in verdicts} <= {"paper", "ours"} else "**The sources' claims**"
+    for theirs, title in ((True, sources), (False, "**Our hypotheses**")):
+        lines = [v.line() for v in verdicts if (v.source != "ours") == theirs]
         if lines:
             parts.append(title + "\n\n" + "\n".join(lines))
     return "\n\n".join(parts)
+
+
+def adjust(verdicts: Iterable[Verdict], alpha: float = 1 - CONFIDENCE) -> list[Verdict]:
+    """Holm's adjustment of the verdicts' decisions, one family at a time (``statsmodels``' ``multipletests``).
+
+    Within a family of ``m`` claims judged together, a claim holds or fails only when its p-value,
+    Holm-adjusted, is below ``alpha``: the chance that any of the family's decisions is wrong stays
+    below ``alpha``, where deciding each at ``alpha`` alone lets it grow with ``m``. A decision the
+    adjustment withdraws becomes ``unresolved`` (``raw_state`` keeps the unadjusted one). Verdicts
+    without a p-value (one seed, exact checks) or without a family are returned unchanged.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    verdicts = list(verdicts)
+    out = list(verdicts)
+    for family in dict.fromkeys(v.family for v in verdicts if v.family):
+        idx = [i for i, v in enumerate(verdicts) if v.family == family and v.p_value is not None]
+        if not idx:
+            continue
+        reject, p_adj, _, _ = multipletests([verdicts[i].p_value for i in idx], alpha=alpha, method="holm")
+        for i, r, pa in zip(idx, reject, p_adj):
+            v = verdicts[i]
+            out[i] = replace(v, state=v.state if r else "unresolved", p_adjusted=float(pa), raw_state=v.state)
+    return out
 
 
 def records(verdicts: Iterable[Verdict]) -> list[dict]:
@@ -358,6 +427,58 @@ class Seeded:
         ok = [self.converged.get(n) for n in (a, b)]
         return compare(name, va, vb, claimed=claimed, paired=True, source=source, statement=statement,
                        converged=None if None in ok else all(ok), numbers=numbers)
+
+
+    def informative(self, key: str, names: Sequence[str] | None = None) -> bool:
+        """Whether ``key`` tells any two of ``names`` (default: every method) apart: a paired 95% interval off zero.
+
+        A measure on which no two arms differ cannot support a claim that two arms are alike: such a
+        claim is *uninformative*, not holding.
+        """
+        names = list(self.per_seed) if names is None else list(names)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if compare("pair", self.values(a, key), self.values(b, key), paired=True).state != "unresolved":
+                    return True
+        return False
+
+    def judge(self, declared: Iterable[Claim], *, changes: dict[tuple[str, str], float] | None = None,
+              collapsed: dict[str, str] | None = None) -> list[Verdict]:
+        """The verdicts of the claims an experiment declared (:class:`Claim`), Holm-adjusted per family.
+
+        Args:
+            declared: the experiment's claims (``wisetut.runs.experiment(name).claims``), nothing else.
+            changes: ``(method, measure) -> `` the largest :func:`trend` change over the method's seeds,
+                for measures with a training curve: a verdict whose two arms both have one is marked
+                settled or not (:func:`settled`); others are not judged for it.
+            collapsed: ``method -> why`` for arms whose posteriors collapsed: a claim against one is
+                near-guaranteed, shown as such and not counted as support.
+
+        A claim whose measure tells no two methods apart (:meth:`informative`) is flagged uninformative.
+        """
+        changes, collapsed = changes or {}, collapsed or {}
+        informative = {}
+        verdicts = []
+        for c in declared:
+            ref = self.values(c.b, c.measure)
+            size = c.margin.size(ref) if c.margin else 0.0
+            shift = size if c.claimed == "less" else -size  # "a at most size worse than b"
+            v = self.compare(c.name, c.a, c.b, c.measure, c.claimed, c.source, c.statement)  # its numbers and convergence
+            v = compare(c.name, self.values(c.a, c.measure), ref, claimed=c.claimed, paired=True, margin=shift,
+                        source=c.source, statement=c.statement, converged=v.converged,
+                        numbers=v.numbers)
+            flag, why = "", ""
+            if c.measure not in informative:
+                informative[c.measure] = self.informative(c.measure)
+            if not informative[c.measure]:
+                flag, why = "uninformative", f"{c.measure} tells no two of the {len(self.per_seed)} methods apart"
+            elif c.b in collapsed or c.a in collapsed:
+                flag, why = "near-guaranteed", collapsed.get(c.b) or collapsed.get(c.a)
+            arms = [changes.get((m, c.measure)) for m in (c.a, c.b)]
+            done = None if None in arms or v.interval is None else settled(v.interval, arms)
+            verdicts.append(replace(v, family=c.family, margin=shift, margin_reason=c.margin.reason if c.margin else "",
+                                    flag=flag, flag_reason=why, settled=done, declared=c.declared))
+        return adjust(verdicts)
 
 
 # --- convergence by trend ------------------------------------------------------------------------------------
