@@ -50,5 +50,7 @@ def test_settled_for_failing_unresolved_and_margins():
     assert settled((-4.0, -2.0), [0.5, 0.5]) and not settled((-4.0, -2.0), [1.5, 1.0])
     assert settled((-1.0, 1.0), [0.2, 0.3]) and not settled((-1.0, 1.0), [0.6, 0.6])  # unresolved, and stays so
     assert settled((0.5, 1.0), [0.1], margin=0.3) and not settled((0.5, 1.0), [0.3], margin=0.3)
-    with pytest.raises(ValueError, match="three finite values"):
-        trend([1.0, 2.0])
+    short = trend([1.0, 2.0])  # two epochs (quick): no line to fit, so nothing on it is settled
+    assert short["change"] == float("inf") and not settled((0.5, 1.0), [short["change"], 0.0])
+    with pytest.raises(ValueError, match="finite values"):
+        trend([1.0, float("nan"), 2.0])

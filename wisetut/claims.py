@@ -495,16 +495,21 @@ def trend(values: Sequence[float], fraction: float = 0.2, horizon: float = 0.2) 
     decide it.
 
     Returns:
-        ``{"epochs", "window", "slope", "slope_se", "horizon_epochs", "change"}``.
+        ``{"epochs", "window", "slope", "slope_se", "horizon_epochs", "change"}``. A curve of fewer than 3
+        epochs (the ``quick`` profile's) has no line to fit: its slope is NaN and its ``change`` infinite,
+        so no verdict on it is settled.
 
     Raises:
-        ValueError: for fewer than 3 values, non-finite values, or settings outside (0, 1].
+        ValueError: for an empty curve, non-finite values, or settings outside (0, 1].
     """
     v = np.asarray([float(x) for x in values])
-    if len(v) < 3 or not np.isfinite(v).all():
-        raise ValueError(f"need at least three finite values, got {list(v)}")
+    if len(v) == 0 or not np.isfinite(v).all():
+        raise ValueError(f"need a curve of finite values, got {list(v)}")
     if not (0 < fraction <= 1 and 0 < horizon <= 1):
         raise ValueError(f"need 0 < fraction <= 1 and 0 < horizon <= 1, got {fraction} and {horizon}")
+    if len(v) < 3:
+        return {"epochs": len(v), "window": len(v), "slope": math.nan, "slope_se": math.nan,
+                "horizon_epochs": horizon * len(v), "change": math.inf}
     window = min(len(v), max(3, math.ceil(fraction * len(v))))
     fit = stats.linregress(np.arange(window, dtype=float), v[-window:])
     horizon_epochs = horizon * len(v)
@@ -580,20 +585,35 @@ def claims_page(results_dir) -> str:
     def cell(text) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
 
+    def shown(r: dict) -> str:
+        return r.get("flag") or r["state"]
+
+    def decision(r: dict) -> str:
+        if r.get("p_adjusted") is not None:
+            raw = f"; unadjusted: {r['raw_state']}" if r.get("raw_state") not in (None, "", r["state"]) else ""
+            return f"Holm within '{r['family']}', p = {r['p_adjusted']:.2g}{raw}"
+        return "exact check" if r.get("test") == "exact" else "not adjusted"
+
     def table(source_rows: list[dict]) -> str:
-        lines = ["| claim | chapter | data, profile, seeds | state | estimate [95% interval] | runs converged |",
-                 "|---|---|---|---|---|---|"]
+        lines = ["| claim | chapter | data, profile, seeds | state | estimate [95% interval] | decision | converged; settled |",
+                 "|---|---|---|---|---|---|---|"]
         for r in source_rows:
             claim = cell(r["name"]) + (f" (*“{cell(r['statement'])}”*)" if r.get("statement") else "")
+            if r.get("margin_reason"):
+                claim += f"; margin {abs(r['margin']):.3g}: {cell(r['margin_reason'])}"
+            if r.get("flag"):
+                claim += f"; not counted: {cell(r['flag_reason'])}"
             lo, hi = r["interval"] if r.get("interval") else (None, None)
             estimate = "exact check" if lo is None else f"{r['estimate']:.3g} [{lo:.3g}, {hi:.3g}], {r['test']}, n = {r['n']}"
             number = int(r["chapter"][:2])
+            trend = {True: "settled", False: "not settled"}.get(r.get("settled"), "not judged")
             lines.append(f"| {claim} | [{number}]({r['chapter']}.ipynb) | {cell(r['data'])}; `{r['profile']}`; seeds {r['seeds']} | "
-                         f"**{r['state']}** | {estimate} | {'yes' if r.get('converged') else 'no'} |")
+                         f"**{shown(r)}** | {estimate} | {decision(r)} | {'yes' if r.get('converged') else 'no'}; {trend} |")
         return "\n".join(lines)
 
     theirs, ours = [r for r in rows if r["source"] != "ours"], [r for r in rows if r["source"] == "ours"]
-    counts = lambda rs: ", ".join(f"{sum(r['state'] == s for r in rs)} {s}" for s in ("holds", "fails", "unresolved"))  # noqa: E731
+    counts = lambda rs: ", ".join(f"{sum(shown(r) == s for r in rs)} {s}"  # noqa: E731
+                                  for s in ("holds", "fails", "unresolved", "uninformative", "near-guaranteed") if any(shown(r) == s for r in rs))
     return "\n".join([
         "# The paper's claims, judged",
         "",
@@ -601,10 +621,15 @@ def claims_page(results_dir) -> str:
         "`wisetut.claims.claims_page` (`python tools/claims_page.py` writes this page; a test checks that it lists",
         "every stored verdict and nothing else). A verdict **holds** or **fails** when the 95% interval of the",
         "difference between the arms, over the seeds, lies on one side of zero (or of the claim's margin), and is",
-        "**unresolved** when the interval straddles it. The intervals are not yet adjusted for the number of",
-        "claims judged together, and \"runs converged\" is the book's rule (the held-out error moved by less than",
-        "2% over the last fifth of the epochs), not yet a judgement of whether more training could change the",
-        "verdict. Each chapter explains its measures and numbers.",
+        "**unresolved** when the interval straddles it. Chapters that judge claims declared in the experiment",
+        "registry (`wisetut.runs`) before their runs make the decisions of each family (the sources' claims of a",
+        "chapter, and the book's own) Holm-adjusted, so that the chance of any wrong decision in the family stays",
+        "below 5%; their records say so in \"decision\", and the others say \"not adjusted\". A claim on a measure",
+        "that tells no two methods apart is **uninformative**, one against an arm whose posteriors collapsed is",
+        "**near-guaranteed**: neither is counted as support. \"Converged\" is the book's older rule (the held-out",
+        "error moved by less than 2% over the last fifth of the epochs); \"settled\" means that the trend of the",
+        "held-out curves, extrapolated over another fifth of training, could not move the verdict",
+        "(`wisetut.claims.trend`). Each chapter explains its measures and numbers.",
         "",
         f"## The sources' claims ({len(theirs)}: {counts(theirs)})",
         "",

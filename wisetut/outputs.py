@@ -25,7 +25,7 @@ import torch
 from wisetut.checkpoints import write_atomically
 from wisetut.profiles import current_profile
 
-__all__ = ["pick_device", "run_record", "output_dir", "quick_root", "data_root", "save_results", "save_figure"]
+__all__ = ["pick_device", "run_record", "output_dir", "quick_root", "data_root", "save_results", "save_figure", "glue"]
 
 OUTPUT_ENV_VAR = "WISETUT_OUTPUT_DIR"
 
@@ -117,3 +117,17 @@ def save_figure(fig, name: str) -> Path:
     path = output_dir("figures") / f"{name}.png"
     fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
     return path
+
+
+def glue(name: str, value) -> None:
+    """Store ``value`` under ``name`` for the chapter's text (MyST-NB's ``glue``; ``{glue:text}`name:.2f```).
+
+    The numbers a chapter's prose states come from its computed values this way, not typed in. Where
+    MyST-NB is not installed (a notebook opened alone, as on Colab) nothing is stored: the value is only
+    for the built book.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    _glue(name, value, display=False)

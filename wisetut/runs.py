@@ -126,6 +126,10 @@ class Experiment:
         """Every run name and the settings it trains at, without loading data."""
         return {name: group.settings for group in self.groups(self.settings(profile)) for name in _fresh(group)}
 
+    def methods(self, profile: str | None = None) -> dict[str, Method]:
+        """Every run's method, fresh and untrained, by run name, without loading data."""
+        return {name: m for group in self.groups(self.settings(profile)) for name, m in _fresh(group).items()}
+
     def check_methods(self, methods: Sequence[str] | None) -> list[str]:
         """``methods`` (default: all of them), or a ``ValueError`` that lists the valid names."""
         known = list(self.plan())
