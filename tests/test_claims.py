@@ -223,3 +223,12 @@ def test_collapsed_arm_makes_a_claim_near_guaranteed_and_trend_settles():
     assert s.settled is True and s.flag == ""
     (u,) = table.judge([c], changes={("a", "m"): 0.8, ("b", "m"): 0.8})
     assert u.settled is False
+
+
+def test_p_value_rebuilt_from_a_stored_interval():
+    for a, b, paired in (([1.0, 1.4, 1.1, 1.6], [0.9, 1.0, 1.05, 1.2], True), ([2.0, 2.5, 2.2], 1.5, False)):
+        v = claims.compare("x", a, b, paired=paired)
+        assert claims.p_from_interval(v.as_record()) == pytest.approx(v.p_value, rel=1e-9)
+    welch = claims.compare("x", [1.0, 1.4, 1.1, 1.6], [0.5, 0.7, 0.9, 0.6])
+    assert claims.p_from_interval(welch.as_record()) >= welch.p_value  # fewer degrees of freedom: conservative
+    assert claims.p_from_interval(claims.exact("e", True, "").as_record()) is None

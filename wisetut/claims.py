@@ -573,9 +573,41 @@ def judged(results_dir) -> list[dict]:
             continue
         data, seeds = _data_and_seeds(record)
         chapter = _chapter_of(record["experiment"])
-        rows += [dict(v, chapter=chapter, results=path.name, data=data, profile=record.get("profile", "n/a"), seeds=seeds)
-                 for v in record["verdicts"]]
+        stored = [dict(v, chapter=chapter, results=path.name, data=data, profile=record.get("profile", "n/a"), seeds=seeds)
+                  for v in record["verdicts"]]
+        rows += _adjusted_here(stored)
     return sorted(rows, key=lambda r: r["chapter"])
+
+
+def p_from_interval(record: dict, confidence: float = CONFIDENCE) -> float | None:
+    """The two-sided p-value of a stored verdict, rebuilt from its estimate and t interval (``None`` without one).
+
+    A t interval is ``estimate ± t * se`` with ``n - 1`` degrees of freedom (paired and one-sample t), which
+    gives back ``se`` and so the p-value. Welch's degrees of freedom are not stored; ``n - 1`` is the fewest
+    they can be, which makes the p-value larger: conservative.
+    """
+    if not record.get("interval") or record.get("estimate") is None or record.get("n", 0) < 2:
+        return None
+    lo, hi = record["interval"]
+    df = record["n"] - 1
+    se = (hi - lo) / (2 * stats.t.ppf(0.5 + confidence / 2, df))
+    if se <= 0:
+        return float(record["estimate"] == 0)
+    return float(2 * stats.t.sf(abs(record["estimate"]) / se, df))
+
+
+def _adjusted_here(rows: list[dict]) -> list[dict]:
+    """One results file's verdicts, Holm-adjusted per family on the page where the chapter did not adjust them.
+
+    The chapter's family (the sources' claims, or ours) and the p-value rebuilt by :func:`p_from_interval`;
+    ``adjusted_on_page`` says that the decision is the page's, not the chapter's.
+    """
+    if any(r.get("family") for r in rows):
+        return rows
+    rebuilt = [Verdict(r["name"], r["state"], r["source"], "", r["claimed"], r.get("estimate"), None, r["test"], r["n"], None, "",
+                       p_value=p_from_interval(r), family="ours" if r["source"] == "ours" else "paper") for r in rows]
+    return [dict(r, family=v.family, p_value=v.p_value, p_adjusted=v.p_adjusted, raw_state=v.raw_state, state=v.state,
+                 adjusted_on_page=v.p_adjusted is not None) for r, v in zip(rows, adjust(rebuilt))]
 
 
 def claims_page(results_dir) -> str:
@@ -591,7 +623,8 @@ def claims_page(results_dir) -> str:
     def decision(r: dict) -> str:
         if r.get("p_adjusted") is not None:
             raw = f"; unadjusted: {r['raw_state']}" if r.get("raw_state") not in (None, "", r["state"]) else ""
-            return f"Holm within '{r['family']}', p = {r['p_adjusted']:.2g}{raw}"
+            where = " (on this page, from the stored interval)" if r.get("adjusted_on_page") else ""
+            return f"Holm within '{r['family']}'{where}, p = {r['p_adjusted']:.2g}{raw}"
         return "exact check" if r.get("test") == "exact" else "not adjusted"
 
     def table(source_rows: list[dict]) -> str:
@@ -624,7 +657,10 @@ def claims_page(results_dir) -> str:
         "**unresolved** when the interval straddles it. Chapters that judge claims declared in the experiment",
         "registry (`wisetut.runs`) before their runs make the decisions of each family (the sources' claims of a",
         "chapter, and the book's own) Holm-adjusted, so that the chance of any wrong decision in the family stays",
-        "below 5%; their records say so in \"decision\", and the others say \"not adjusted\". A claim on a measure",
+        "below 5%. For chapters stored before that, this page makes the same adjustment from each stored",
+        "interval (its p-value rebuilt from the estimate and the t interval; Welch's with the fewest degrees of",
+        "freedom it can have, which is conservative): \"decision\" says which, and the chapter's own page shows",
+        "its unadjusted state, given here as \"unadjusted\". A claim on a measure",
         "that tells no two methods apart is **uninformative**, one against an arm whose posteriors collapsed is",
         "**near-guaranteed**: neither is counted as support. \"Converged\" is the book's older rule (the held-out",
         "error moved by less than 2% over the last fifth of the epochs); \"settled\" means that the trend of the",
