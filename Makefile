@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= $(WISETUT_PROFILE)
 
-.PHONY: venv data test test-unit test-book test-browser book reproduce bench clean
+.PHONY: venv data test lint test-unit test-book test-browser book reproduce bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ data: $(STAMP)
 
 test: test-unit test-book test-browser
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) lint
 	$(PY) -m pytest tests
+
+# ruff's lint rules and its formatter, configured in pyproject.toml (the chapters are not linted: book/)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # nbval re-runs every chapter in the quick profile (book/conftest.py) and compares the outputs
 test-book: $(STAMP)

@@ -68,8 +68,10 @@ def main(argv=None) -> int:
         t_a, kl_a = _time(lambda: estimators.mc_aggregate_kl(mu, lv, args.samples, seed(), fast=True), args.rounds)
         agree = f"KL {kl_a[0]:.4f} against {kl_b[0]:.4f} (standard error {kl_a[1]:.4f})"
         print(f"{kind:24s} {'aggregate KL':18s} {t_b:8.2f}s {t_a:8.2f}s {t_b / t_a:6.1f}x  {agree}")
-        with mock.patch.object(estimators, "log_aggregate_density_fast", estimators.log_aggregate_density), \
-                mock.patch.object(latent, "_nearest_neighbours", latent._nearest_neighbours_brute):
+        with (
+            mock.patch.object(estimators, "log_aggregate_density_fast", estimators.log_aggregate_density),
+            mock.patch.object(latent, "_nearest_neighbours", latent._nearest_neighbours_brute),
+        ):
             t_b, _ = _time(lambda: latent.latent_summary(mu, lv, n_samples=args.samples), 1)
         t_a, _ = _time(lambda: latent.latent_summary(mu, lv, n_samples=args.samples), 1)
         print(f"{kind:24s} {'latent_summary':18s} {t_b:8.2f}s {t_a:8.2f}s {t_b / t_a:6.1f}x")

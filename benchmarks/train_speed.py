@@ -292,7 +292,9 @@ def _import_pythae():
                 per_device_train_batch_size=BATCH, per_device_eval_batch_size=BATCH,
                 steps_saving=None, steps_predict=None, no_cuda=True, seed=0,
             )  # fmt: skip
-            TrainingPipeline(model=model, training_config=config)(train_data=arch.train_x, eval_data=arch.test_x, callbacks=[clock])
+            TrainingPipeline(model=model, training_config=config)(
+                train_data=arch.train_x, eval_data=arch.test_x, callbacks=[clock]
+            )
         return _pythae_steps_per_second(clock.stamps)
 
     return SimpleNamespace(time=time_pythae), None
@@ -341,7 +343,7 @@ def _side_worker(conn, untuned: bool, quick: bool, mnist_source: str) -> None:
             px = px or _import_pythae()[0]
             conn.send(px.time(arch, method, init, epochs))
         elif side.startswith("stacked"):  # "stacked<k>"
-            k = int(side[len("stacked"):])
+            k = int(side[len("stacked") :])
             conn.send(time_steps(stacked_step(init, method, k), arch.train_x, steps, seed=seed, stack=k))
         else:
             make = reference_step if side == "reference" else engine_step
@@ -411,14 +413,17 @@ def paper_sine_minutes(rates: dict[str, float], eval_seconds_per_sample: float, 
     steps = s.epochs * (s.n_train // s.batch_size)
     per_method = {m: steps / rates[m] + s.epochs * s.n_test * eval_seconds_per_sample for m in METHODS}
     minutes = sum(per_method.values()) / processes / 60  # two methods per process, equal shares
-    what = (f"{len(METHODS)} methods x {s.epochs} epochs x {s.n_train // s.batch_size} steps of {s.batch_size} "
-            f"+ {s.n_test} held-out waves per epoch")
+    what = (
+        f"{len(METHODS)} methods x {s.epochs} epochs x {s.n_train // s.batch_size} steps of {s.batch_size} "
+        f"+ {s.n_test} held-out waves per epoch"
+    )
     return minutes, what
 
 
 # ------------------------------------------------------------------------------------ profile
 def _flop_rates() -> str:
     """The CPU's fp32 rates on one thread: MKL's matrix product and oneDNN's convolution, large sizes."""
+
     def rate(fn, flops):
         fn()
         t = time.perf_counter()
@@ -434,7 +439,8 @@ def _flop_rates() -> str:
 
 
 def profile(archs: list[Arch], steps: int = 30) -> None:
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
 
     torch.set_num_threads(1)
     print(f"\n{_flop_rates()}")
@@ -455,8 +461,10 @@ def profile(archs: list[Arch], steps: int = 30) -> None:
             sel = [e for e in ev if e.key in keys]
             us = sum(e.self_cpu_time_total for e in sel)
             flops = sum(e.flops for e in sel)
-            print(f"  {' + '.join(keys)}: {100 * us / total:.0f}% of the step"
-                  + (f", {flops / us / 1e3:.0f} GFLOP/s" if flops and us else " (torch counts no FLOPs for these)"))
+            print(
+                f"  {' + '.join(keys)}: {100 * us / total:.0f}% of the step"
+                + (f", {flops / us / 1e3:.0f} GFLOP/s" if flops and us else " (torch counts no FLOPs for these)")
+            )
 
 
 # -------------------------------------------------------------------------------------- main
@@ -473,8 +481,13 @@ def main() -> None:
     parser.add_argument("--no-pythae", action="store_true", help="leave pythae out even if importable")
     parser.add_argument("--no-processes", action="store_true", help="skip the two-process run and the paper estimate")
     parser.add_argument("--profile", action="store_true", help="also profile the engine step (one thread)")
-    parser.add_argument("--stack", type=int, default=4, metavar="K",
-                        help="also time K models of a method stacked with torch.func, per model (default 4; 0: no)")
+    parser.add_argument(
+        "--stack",
+        type=int,
+        default=4,
+        metavar="K",
+        help="also time K models of a method stacked with torch.func, per model (default 4; 0: no)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 6)
     steps = args.steps or (15 if args.quick else 40)
@@ -492,8 +505,11 @@ def main() -> None:
             for threads in args.threads:
                 for m_i, method in enumerate(args.methods):
                     seed = 1000 * r + 10 * a_i + m_i
-                    sides = (["reference", "engine"] + (["pythae"] if px is not None and method != "wise" else [])
-                             + ([f"stacked{args.stack}"] if args.stack > 1 else []))
+                    sides = (
+                        ["reference", "engine"]
+                        + (["pythae"] if px is not None and method != "wise" else [])
+                        + ([f"stacked{args.stack}"] if args.stack > 1 else [])
+                    )
                     if (r + a_i + m_i + threads) % 2:
                         sides.reverse()
                     for side in sides:
@@ -508,8 +524,11 @@ def main() -> None:
 
     print(f"{datetime.date.today()}  {platform.machine()} {_cpu_name()} ({os.cpu_count()} cores)  device=cpu  "
           f"torch={torch.__version__}  pythae={_pythae_version() if px is not None else 'not installed'}")  # fmt: skip
-    print(f"batch {BATCH}, lr {LR}; reference and engine: blocks of {steps} steps after {WARMUP_STEPS} warm-up; "
-          f"pythae: {2 if args.quick else 1} epoch(s) per run; {rounds} interleaved rounds; " + "; ".join(f"{a.name}: {a.note}" for a in archs))
+    print(
+        f"batch {BATCH}, lr {LR}; reference and engine: blocks of {steps} steps after {WARMUP_STEPS} warm-up; "
+        f"pythae: {2 if args.quick else 1} epoch(s) per run; {rounds} interleaved rounds; "
+        + "; ".join(f"{a.name}: {a.note}" for a in archs)
+    )
     stk = f"stacked{args.stack}" if args.stack > 1 else None
     header = (f"{'network':<7} {'threads':>7} {'method':<9} | {'reference':>9} {'engine':>7} {'pythae':>7} steps/s | "
               f"{'engine/reference':>22} | {'engine/pythae':>19}"
@@ -530,16 +549,19 @@ def main() -> None:
                 py = results.get((arch.name, threads, method, "pythae"))
                 st = results.get((arch.name, threads, method, stk))
                 print(f"{arch.name:<7} {threads:>7} {method:<9} | {statistics.median(ref):>9.1f} {statistics.median(eng):>7.1f} "
-                      f"{statistics.median(py) if py else float('nan'):>7.1f}         | {ratio(eng, ref):>22} | {ratio(eng, py):>19}"
+                      f"{statistics.median(py) if py else float('nan'):>7.1f}         "
+                      f"| {ratio(eng, ref):>22} | {ratio(eng, py):>19}"
                       + (f" | {statistics.median(st):>22.1f} | {ratio(st, ref):>19}" if stk else ""))  # fmt: skip
-    print("ratios: median over rounds of the per-round ratios (min-max); nan/n/a: pythae not run (no WiSE-ALE, or not installed)"
-          + (f"; stacked: {args.stack} models of one method in one step (torch.func), steps/s per model" if stk else ""))
+    print(
+        "ratios: median over rounds of the per-round ratios (min-max); nan/n/a: pythae not run (no WiSE-ALE, or not installed)"
+        + (f"; stacked: {args.stack} models of one method in one step (torch.func), steps/s per model" if stk else "")
+    )
     print(f"total {total:.0f} s; 1-minute load average at the start and after each round: {', '.join(loads)}")
 
     if not args.no_processes and "sine" in args.arch:
         torch.set_num_threads(1)
         rates, eval_s = two_processes(steps, max(2, rounds // 2))
-        print(f"\ntwo processes at once, one thread each, sine network, engine step: "
+        print("\ntwo processes at once, one thread each, sine network, engine step: "
               + ", ".join(f"{m} {v:.1f}" for m, v in rates.items()) + " steps/s per process; "
               f"evaluation {1e3 * eval_s:.3f} ms per held-out wave (load average now {_load()})")  # fmt: skip
         minutes, what = paper_sine_minutes(rates, eval_s, processes=2)

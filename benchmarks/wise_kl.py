@@ -130,10 +130,7 @@ def main() -> None:
         t_fast = _time_ms(wise_kl, mu, lv, device, repeats)
         t_naive = _time_ms(wise_kl_naive, mu, lv, device, repeats) if _naive_fits(m, d) else float("nan")
         mem_fast, mem_naive = memory.get(f"{m},{d}", (float("nan"), float("nan")))
-        print(
-            f"{m:>5} {d:>3} | {t_fast:>10.1f} {t_naive:>9.1f} {t_naive / t_fast:>7.1f}x |"
-            f" {mem_fast:>11.1f} {mem_naive:>9.1f}"
-        )
+        print(f"{m:>5} {d:>3} | {t_fast:>10.1f} {t_naive:>9.1f} {t_naive / t_fast:>7.1f}x | {mem_fast:>11.1f} {mem_naive:>9.1f}")
     print("nan: not run (the naive version would need more than 8 GiB)")
     if not args.quick:
         argv = [sys.executable, __file__, "--goal-only", "--device", args.device]
@@ -145,8 +142,10 @@ def _goal_line(device: torch.device) -> str:
     mu, lv = _inputs(1024, 64, device)
     _run(wise_kl, mu, lv)  # warm-up
     fastest = _time_ms(wise_kl, mu, lv, device, 7, best=True)
-    line = (f"M = 1024, d = 64, in a fresh process: fastest of 7 {fastest:.1f} ms wall on {torch.get_num_threads()} "
-            "threads (goal: 60 ms on 2)")
+    line = (
+        f"M = 1024, d = 64, in a fresh process: fastest of 7 {fastest:.1f} ms wall on {torch.get_num_threads()} "
+        "threads (goal: 60 ms on 2)"
+    )
     if device.type == "cpu":
         threads = torch.get_num_threads()
         torch.set_num_threads(1)

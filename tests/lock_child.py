@@ -34,8 +34,20 @@ def hook(epoch: int, step: int) -> None:
 
 torch.manual_seed(0)
 try:
-    run = train(sine_autoencoder(), WiSE(), make_sine_waves(192, seed=0).x, make_sine_waves(64, seed=1).x, epochs=3,
-                batch_size=32, lr=lr, seed=0, checkpoint=path, progress=False, device="cpu", on_step=hook)
+    run = train(
+        sine_autoencoder(),
+        WiSE(),
+        make_sine_waves(192, seed=0).x,
+        make_sine_waves(64, seed=1).x,
+        epochs=3,
+        batch_size=32,
+        lr=lr,
+        seed=0,
+        checkpoint=path,
+        progress=False,
+        device="cpu",
+        on_step=hook,
+    )
     print(json.dumps({"steps": len(steps), "resumed_from": run.resumed_from_epoch}))
 except CheckpointError as e:
     print(json.dumps({"steps": len(steps), "refused": str(e)}))

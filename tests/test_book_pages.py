@@ -35,5 +35,7 @@ def test_no_cell_or_paragraph_appears_twice(page):
 def test_the_repeat_check_finds_a_repeated_paragraph_and_cell():
     para = "A paragraph long enough to count, which a reader would see twice on the page if it were repeated."
     assert repeats(["# Title\n\n" + para, "text\n\n" + para]) == [para]
-    assert repeats(["print('a cell that was pasted twice by mistake')"] * 2) == ["print('a cell that was pasted twice by mistake')"]
+    assert repeats(["print('a cell that was pasted twice by mistake')"] * 2) == [
+        "print('a cell that was pasted twice by mistake')"
+    ]
     assert repeats(["short", "short", "# A\n\n" + para]) == []

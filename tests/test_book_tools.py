@@ -88,7 +88,9 @@ def test_the_chapter_tables_come_from_the_timings_file():
 
 def test_the_chapter_list_is_in_reading_order():
     toc = (ROOT / "_toc.yml").read_text()
-    chapters = [line.split("book/")[1] for line in toc.splitlines() if "file: book/" in line and line.split("book/")[1][:2].isdigit()]
+    chapters = [
+        line.split("book/")[1] for line in toc.splitlines() if "file: book/" in line and line.split("book/")[1][:2].isdigit()
+    ]
     assert chapters == sorted(p.stem for p in (ROOT / "book").glob("[0-9]*.ipynb"))
 
 

@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 from PIL import Image
+from resume_helpers import flip_a_bit_inside_the_largest_tensor
 
 from wisetut.data.celeba import crop_and_resize, load_celeba, locate_celeba
-from resume_helpers import flip_a_bit_inside_the_largest_tensor
 
 PARTS = {"000001.jpg": 0, "000002.jpg": 0, "000003.jpg": 0, "000004.jpg": 1, "000005.jpg": 2, "000006.jpg": 2}
 

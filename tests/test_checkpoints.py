@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 import torch
+from resume_helpers import flip_a_bit_inside_the_largest_tensor
 from torch import nn
 
 from wisetut.data import make_sine_waves
@@ -13,7 +14,6 @@ from wisetut.engine import CheckpointError, check_data, evaluate, train
 from wisetut.methods import make_method
 from wisetut.models import mlp_autoencoder, sine_autoencoder
 from wisetut.nonparametric import NonparametricVAE
-from resume_helpers import flip_a_bit_inside_the_largest_tensor
 
 TRAIN = make_sine_waves(64, seed=0).x
 TEST = make_sine_waves(32, seed=1).x
@@ -54,7 +54,10 @@ def _assert_unchanged(before, *modules):
 
 @pytest.mark.parametrize(
     "other,match",
-    [(lambda: _digits(activation=nn.ReLU), r"model\.encoder\.1\.1.*Tanh.*ReLU"), (lambda: _digits(dropout=0.5), r"Dropout\(p=0\.1.*p=0\.5")],
+    [
+        (lambda: _digits(activation=nn.ReLU), r"model\.encoder\.1\.1.*Tanh.*ReLU"),
+        (lambda: _digits(dropout=0.5), r"Dropout\(p=0\.1.*p=0\.5"),
+    ],
     ids=["relu-for-tanh", "dropout-0.5-for-0.1"],
 )
 def test_same_shapes_other_architecture_is_refused(tmp_path, other, match):

@@ -49,7 +49,10 @@ def test_threshold_margin_and_one_seed():
     assert v.test == "one-sample t" and v.state == "holds"
     assert v.interval == pytest.approx((ci.low, ci.high))
     # "a within 5% of b": a < 1.05 b
-    assert claims.compare("within 5%", [103.0, 103.2, 102.9], 1.05 * np.array([100.0, 100.0, 100.0]), claimed="less").state == "holds"
+    assert (
+        claims.compare("within 5%", [103.0, 103.2, 102.9], 1.05 * np.array([100.0, 100.0, 100.0]), claimed="less").state
+        == "holds"
+    )
     # margin shifts b: better by at least 1
     assert claims.compare("by 1", [3.0, 3.1, 2.9], [1.5, 1.6, 1.4], margin=1.0).state == "holds"
     assert claims.compare("by 2", [3.0, 3.1, 2.9], [1.5, 1.6, 1.4], margin=2.0).state == "fails"
@@ -67,11 +70,21 @@ def test_unconverged_runs_are_marked_exact_claims_need_no_seeds():
 
 
 def test_render_records_expect():
-    vs = [claims.compare("paper claim", [1.0, 1.1, 0.9], [2.0, 2.2, 1.9], claimed="less", source="paper",
-                         statement="WiSE-ALE reconstructs better"),
-          claims.compare("our hypothesis", [1.0, 1.5, 0.5], [1.1, 0.9, 1.2], source="ours")]
+    vs = [
+        claims.compare(
+            "paper claim",
+            [1.0, 1.1, 0.9],
+            [2.0, 2.2, 1.9],
+            claimed="less",
+            source="paper",
+            statement="WiSE-ALE reconstructs better",
+        ),
+        claims.compare("our hypothesis", [1.0, 1.5, 0.5], [1.1, 0.9, 1.2], source="ours"),
+    ]
     text = claims.render(vs, caption="*standard profile*")
-    assert text.index("The paper's claims") < text.index("paper claim") < text.index("Our hypotheses") < text.index("our hypothesis")
+    assert (
+        text.index("The paper's claims") < text.index("paper claim") < text.index("Our hypotheses") < text.index("our hypothesis")
+    )
     rec = claims.records(vs)
     json.dumps(rec)  # JSON-ready
     assert rec[0]["state"] == "holds" and rec[0]["source"] == "paper" and len(rec[0]["interval"]) == 2
@@ -106,9 +119,13 @@ def test_mean_interval_matches_scipy():
 def test_seeded_pairs_methods_by_seed_and_quotes_the_reference_run():
     from wisetut.claims import Seeded
 
-    per_seed = {"a": {0: {"err": 1.0, "lo": 3.0}, 1: {"err": 1.2, "lo": 3.1}, 2: {"err": 0.9, "lo": 2.9}},
-                "b": {0: {"err": 2.0, "lo": 1.0}, 1: {"err": 2.4, "lo": 1.1}, 2: {"err": 1.9, "lo": 0.9}}}
-    t = Seeded(per_seed, labels={"a": "A", "b": "B"}, converged={"a": True, "b": False}, reference={"a": {"err": 0.5}, "b": {"err": 0.7}})
+    per_seed = {
+        "a": {0: {"err": 1.0, "lo": 3.0}, 1: {"err": 1.2, "lo": 3.1}, 2: {"err": 0.9, "lo": 2.9}},
+        "b": {0: {"err": 2.0, "lo": 1.0}, 1: {"err": 2.4, "lo": 1.1}, 2: {"err": 1.9, "lo": 0.9}},
+    }
+    t = Seeded(
+        per_seed, labels={"a": "A", "b": "B"}, converged={"a": True, "b": False}, reference={"a": {"err": 0.5}, "b": {"err": 0.7}}
+    )
     v = t.compare("a beats b", "a", "b", "err", claimed="less", source="paper")
     diffs = np.array([-1.0, -1.2, -1.0])
     ci = stats.ttest_1samp(diffs, 0.0).confidence_interval(0.95)
@@ -148,15 +165,22 @@ def test_the_claims_page_lists_every_stored_verdict_and_nothing_else():
     results = root / "book" / "results"
     page = (root / "book" / "claims.md").read_text()
     assert page == claims_page(results), "run python tools/claims_page.py"
-    stored = [(p.name, v["name"]) for p in sorted(results.glob("*.json"))
-              for v in (json.loads(p.read_text()).get("verdicts", []) if isinstance(json.loads(p.read_text()), dict) else [])]
+    stored = [
+        (p.name, v["name"])
+        for p in sorted(results.glob("*.json"))
+        for v in (json.loads(p.read_text()).get("verdicts", []) if isinstance(json.loads(p.read_text()), dict) else [])
+    ]
     rows = judged(results)
     assert sorted((r["results"], r["name"]) for r in rows) == sorted(stored) and len(stored) > 100
     table_rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| claim |")]
     assert len(table_rows) == len(stored)
     for r in rows:  # each verdict's row names its chapter and its state
-        assert any(line.startswith(f"| {r['name'].replace('|', chr(92) + '|')}") and f"**{r['state']}**" in line
-                   and f"]({r['chapter']}.ipynb)" in line for line in table_rows), r["name"]
+        assert any(
+            line.startswith(f"| {r['name'].replace('|', chr(92) + '|')}")
+            and f"**{r['state']}**" in line
+            and f"]({r['chapter']}.ipynb)" in line
+            for line in table_rows
+        ), r["name"]
 
 
 # --- declared claims: p-values, Holm's adjustment, margins from the reference's spread, flags -----------------
@@ -174,11 +198,13 @@ def test_holm_adjustment_by_hand_and_per_family():
     # three claims of one family with p = 0.01, 0.04, 0.03: Holm compares 0.01 with 0.05/3, 0.03 with 0.05/2, 0.04 with 0.05
     # adjusted p: 0.03, then max(0.03, 2 * 0.03) = 0.06 for both others, so only the first keeps its decision
     def verdict(name, p, family):
-        return claims.Verdict(name, "holds", "paper", "", "greater", 1.0, (0.1, 2.0), "paired t", 5, True, "", p_value=p,
-                              family=family)
+        return claims.Verdict(
+            name, "holds", "paper", "", "greater", 1.0, (0.1, 2.0), "paired t", 5, True, "", p_value=p, family=family
+        )
 
-    out = claims.adjust([verdict("a", 0.01, "paper"), verdict("b", 0.04, "paper"), verdict("c", 0.03, "paper"),
-                         verdict("d", 0.04, "ours")])
+    out = claims.adjust(
+        [verdict("a", 0.01, "paper"), verdict("b", 0.04, "paper"), verdict("c", 0.03, "paper"), verdict("d", 0.04, "ours")]
+    )
     assert [v.p_adjusted for v in out] == pytest.approx([0.03, 0.06, 0.06, 0.04])
     assert [v.state for v in out] == ["holds", "unresolved", "unresolved", "holds"]  # "d" is alone in its family
     assert [v.raw_state for v in out] == ["holds"] * 4

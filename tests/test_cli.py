@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from notebook_calls import BOOK, notebook_calls
+
 from wisetut.cli import main, run_command
 from wisetut.engine import train
 from wisetut.experiments import checkpoint_path, train_methods
@@ -34,18 +34,21 @@ def test_a_failed_command_says_why():
         run_command(["train", "cifar"], env={"PYTHONPATH": str(ROOT)})
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "cifar"], "invalid choice: 'cifar' (choose from 'sine', 'sine_annealed', 'mnist'"),
-    (["train", "sine", "--methods", "vae"], "sine has no run 'vae': expected some of aevb, beta_vae_1.5"),
-    (["train", "sine", "--seeds", "-1"], "argument --seeds: expected a seed (an integer >= 0), got '-1'"),
-    (["train", "sine", "--seeds", "x"], "argument --seeds: expected a seed (an integer >= 0), got 'x'"),
-    (["train", "sine", "--workers", "0"], "argument --workers: expected a number of processes (an integer >= 1), got '0'"),
-    (["train", "sine", "--device", "gpu"], "device must be 'cpu' or 'cuda' (or 'cuda:N'), got 'gpu'"),
-    (["train", "sine", "--device", "tpu"], "device must be 'cpu' or 'cuda' (or 'cuda:N'), got 'tpu'"),
-    (["list", "--profile", "huge"], "invalid choice: 'huge' (choose from 'quick', 'standard', 'paper')"),
-    (["list", "cifar"], "unknown experiment 'cifar': expected some of sine, sine_annealed, mnist"),
-    ([], "required: COMMAND"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "cifar"], "invalid choice: 'cifar' (choose from 'sine', 'sine_annealed', 'mnist'"),
+        (["train", "sine", "--methods", "vae"], "sine has no run 'vae': expected some of aevb, beta_vae_1.5"),
+        (["train", "sine", "--seeds", "-1"], "argument --seeds: expected a seed (an integer >= 0), got '-1'"),
+        (["train", "sine", "--seeds", "x"], "argument --seeds: expected a seed (an integer >= 0), got 'x'"),
+        (["train", "sine", "--workers", "0"], "argument --workers: expected a number of processes (an integer >= 1), got '0'"),
+        (["train", "sine", "--device", "gpu"], "device must be 'cpu' or 'cuda' (or 'cuda:N'), got 'gpu'"),
+        (["train", "sine", "--device", "tpu"], "device must be 'cpu' or 'cuda' (or 'cuda:N'), got 'tpu'"),
+        (["list", "--profile", "huge"], "invalid choice: 'huge' (choose from 'quick', 'standard', 'paper')"),
+        (["list", "cifar"], "unknown experiment 'cifar': expected some of sine, sine_annealed, mnist"),
+        ([], "required: COMMAND"),
+    ],
+)
 def test_bad_arguments_exit_2_and_name_the_choices(quick, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
@@ -61,16 +64,35 @@ def test_trained_from_the_command_line_then_loaded_by_the_chapter(quick, capsys,
     # the chapter's own call (chapter 4's cells, recorded), for that run: loaded, not trained
     monkeypatch.chdir(BOOK)
     call = next(c for c in notebook_calls("04_sine_waves") if c["experiment"] == "sine")
-    runs = train_methods("sine", call["model_fn"], {"wise": call["methods"]["wise"]}, call["train_x"], call["test_x"],
-                         call["settings"], seed=0, device="cpu", progress=False)
+    runs = train_methods(
+        "sine",
+        call["model_fn"],
+        {"wise": call["methods"]["wise"]},
+        call["train_x"],
+        call["test_x"],
+        call["settings"],
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
     assert runs["wise"].resumed_from_epoch == call["settings"].epochs == 2
 
 
 def test_a_partial_run_is_listed_and_resumed(quick, capsys):
     (c,) = [c for c in experiment("sine").calls(["aevb"])]
-    train(c.model_fn(c.settings.latent_dim), c.methods["aevb"], c.train_x, c.test_x, epochs=1,
-          batch_size=c.settings.batch_size, lr=c.settings.lr, seed=0, checkpoint=checkpoint_path("sine", "aevb", 0),
-          progress=False, device="cpu")  # the first of its two epochs (epochs are not part of the fingerprint)
+    train(
+        c.model_fn(c.settings.latent_dim),
+        c.methods["aevb"],
+        c.train_x,
+        c.test_x,
+        epochs=1,
+        batch_size=c.settings.batch_size,
+        lr=c.settings.lr,
+        seed=0,
+        checkpoint=checkpoint_path("sine", "aevb", 0),
+        progress=False,
+        device="cpu",
+    )  # the first of its two epochs (epochs are not part of the fingerprint)
     main(["list", "sine", "--seeds", "0", "1"])
     out = capsys.readouterr().out
     assert "aevb               seed 0   partial  1/2 epochs" in out and "aevb               seed 1   missing  0/2 epochs" in out

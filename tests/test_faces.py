@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 import torch
+from resume_helpers import Interrupt, assert_same_state, kill_at
 from torch import nn
 
 from wisetut.data.faces import STAND_IN_NAME, load_faces, photo_crops
@@ -17,7 +18,6 @@ from wisetut.methods import WAEGAN, WiSE
 from wisetut.models.wae_celeba import WIDTH, wae_celeba_autoencoder
 from wisetut.profiles import settings_for
 from wisetut.schedule import StepLR, schedule_key
-from resume_helpers import Interrupt, assert_same_state, kill_at
 
 # --- the networks of Appendix D.3 ---------------------------------------------------------------
 
@@ -228,7 +228,11 @@ def test_inception_fid_reports_a_number_when_the_metric_loads(monkeypatch):
 
     import wisetut.fid as fid
 
-    monkeypatch.setattr(fid, "load_inception_fid", lambda device: FrechetInceptionDistance(feature=TinyFeatures().eval(), normalize=True, input_img_size=(3, 64, 64)))
+    monkeypatch.setattr(
+        fid,
+        "load_inception_fid",
+        lambda device: FrechetInceptionDistance(feature=TinyFeatures().eval(), normalize=True, input_img_size=(3, 64, 64)),
+    )
     out = inception_fid(IMG_TRAIN, IMG_TEST)
     assert out["available"] and out["fid"] > 0 and out["n_real"] == 48 and out["n_fake"] == 16
 

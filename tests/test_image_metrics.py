@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from resume_helpers import flip_a_bit_inside_the_largest_tensor
 
 from wisetut.checkpoints import CheckpointError
 from wisetut.generate import decode_mean, interpolate, sample_prior
 from wisetut.image_metrics import features_of, frechet_distance, sharpness
 from wisetut.models import mnist_autoencoder
 from wisetut.models.classifier import DigitClassifier, digit_classifier
-from resume_helpers import flip_a_bit_inside_the_largest_tensor
 
 
 def test_sharpness_of_a_single_bright_pixel_by_hand():

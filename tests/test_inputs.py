@@ -23,28 +23,62 @@ SINE = make_sine_waves(64).x
 def test_a_bernoulli_decoder_refuses_images_in_0_255_before_the_first_step():
     digits = torch.rand(64, 1, 28, 28) * 255.0
     steps = []
-    with pytest.raises(ValueError, match=r"train_x must lie in \[0, 1\] for a Bernoulli decoder, found values in \[.*, 25\d.*\] "
-                                         r"\(images in 0..255\? divide them by 255"):
-        train(mnist_autoencoder(), AEVB(), digits, digits[:32] / 255.0, epochs=1, batch_size=32, lr=1e-3,
-              progress=False, device="cpu", on_step=lambda e, s: steps.append(s))
+    with pytest.raises(
+        ValueError,
+        match=r"train_x must lie in \[0, 1\] for a Bernoulli decoder, found values in \[.*, 25\d.*\] "
+        r"\(images in 0..255\? divide them by 255",
+    ):
+        train(
+            mnist_autoencoder(),
+            AEVB(),
+            digits,
+            digits[:32] / 255.0,
+            epochs=1,
+            batch_size=32,
+            lr=1e-3,
+            progress=False,
+            device="cpu",
+            on_step=lambda e, s: steps.append(s),
+        )
     assert steps == []
     with pytest.raises(ValueError, match=r"test_x must lie in \[0, 1\]"):
-        train(mnist_autoencoder(), AEVB(), digits / 255.0, digits[:32] - 300.0, epochs=1, batch_size=32, lr=1e-3,
-              progress=False, device="cpu")
+        train(
+            mnist_autoencoder(),
+            AEVB(),
+            digits / 255.0,
+            digits[:32] - 300.0,
+            epochs=1,
+            batch_size=32,
+            lr=1e-3,
+            progress=False,
+            device="cpu",
+        )
     # uint8 images, and floats in [0, 1], train
-    run = train(mnist_autoencoder(), AEVB(), (digits / 255.0 * 255).to(torch.uint8), digits[:32] / 255.0, epochs=1,
-                batch_size=32, lr=1e-3, progress=False, device="cpu")
+    run = train(
+        mnist_autoencoder(),
+        AEVB(),
+        (digits / 255.0 * 255).to(torch.uint8),
+        digits[:32] / 255.0,
+        epochs=1,
+        batch_size=32,
+        lr=1e-3,
+        progress=False,
+        device="cpu",
+    )
     assert run.test["elbo"] < 0
 
 
-@pytest.mark.parametrize("name, value, error, message", [
-    ("epochs", 2.0, TypeError, "epochs must be an int, got float 2.0"),
-    ("batch_size", 32.0, TypeError, "batch_size must be an int, got float 32.0"),
-    ("batch_size", True, TypeError, "batch_size must be an int, got bool True"),
-    ("epochs", 0, ValueError, "epochs must be at least 1, got 0"),
-    ("lr", float("nan"), ValueError, "lr must be a positive finite number"),
-    ("lr", "1e-3", ValueError, "lr must be a positive finite number"),
-])
+@pytest.mark.parametrize(
+    "name, value, error, message",
+    [
+        ("epochs", 2.0, TypeError, "epochs must be an int, got float 2.0"),
+        ("batch_size", 32.0, TypeError, "batch_size must be an int, got float 32.0"),
+        ("batch_size", True, TypeError, "batch_size must be an int, got bool True"),
+        ("epochs", 0, ValueError, "epochs must be at least 1, got 0"),
+        ("lr", float("nan"), ValueError, "lr must be a positive finite number"),
+        ("lr", "1e-3", ValueError, "lr must be a positive finite number"),
+    ],
+)
 def test_training_settings_are_named(name, value, error, message):
     kw = dict(epochs=1, batch_size=32, lr=1e-3) | {name: value}
     with pytest.raises(error, match=message):
@@ -114,9 +148,13 @@ def test_objectives_name_mismatched_devices():
 
 def test_imq_mmd_names_what_it_was_given():
     z = torch.randn(16, 2)
-    with pytest.raises(ValueError, match=r"^z must be a torch.Tensor of shape \[N, d\], got ndarray \(convert it with torch.from_numpy\)"):
+    with pytest.raises(
+        ValueError, match=r"^z must be a torch.Tensor of shape \[N, d\], got ndarray \(convert it with torch.from_numpy\)"
+    ):
         imq_mmd(np.zeros((16, 2), dtype=np.float32), z)
-    with pytest.raises(ValueError, match=r"^z_prior must be a floating-point tensor, got dtype torch.int64 \(convert it with .float\(\)\)"):
+    with pytest.raises(
+        ValueError, match=r"^z_prior must be a floating-point tensor, got dtype torch.int64 \(convert it with .float\(\)\)"
+    ):
         imq_mmd(z, torch.zeros(16, 2, dtype=torch.long))
     with pytest.raises(ValueError, match=r"^z_prior must be finite"):
         imq_mmd(z, torch.full((16, 2), float("nan")))
@@ -124,12 +162,14 @@ def test_imq_mmd_names_what_it_was_given():
         imq_mmd(z, z, block=0)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: log_aggregate_density(torch.zeros(4, 2), torch.zeros(8, 2), torch.zeros(8, 2), chunk=0),
-    lambda: pairwise_log_likelihood(torch.zeros(4, 3), torch.zeros(4, 3), "gaussian", chunk=0),
-    lambda: compactness(torch.randn(32, 2), torch.zeros(32, 2), chunk=0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: log_aggregate_density(torch.zeros(4, 2), torch.zeros(8, 2), torch.zeros(8, 2), chunk=0),
+        lambda: pairwise_log_likelihood(torch.zeros(4, 3), torch.zeros(4, 3), "gaussian", chunk=0),
+        lambda: compactness(torch.randn(32, 2), torch.zeros(32, 2), chunk=0),
+    ],
+)
 def test_a_chunk_of_zero_is_named(call):
     with pytest.raises(ValueError, match=r"^chunk must be at least 1, got 0"):
         call()
-

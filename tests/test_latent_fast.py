@@ -15,13 +15,16 @@ def _posteriors(n: int, d: int, logvar: float, spread: float, seed: int = 0):
     return mu, logvar + spread * torch.randn(n, d, generator=g, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("n, d, logvar, spread", [
-    (500, 2, 0.0, 0.3),     # wide, merged posteriors (AEVB's)
-    (500, 2, -6.0, 0.5),    # narrow, apart (WiSE-ALE's)
-    (500, 2, -21.6, 0.2),   # points (WAE's)
-    (400, 8, -2.0, 0.5),    # more dimensions
-    (300, 2, -3.0, 4.0),    # widths over orders of magnitude: the bound prunes little (the brute force is used)
-])
+@pytest.mark.parametrize(
+    "n, d, logvar, spread",
+    [
+        (500, 2, 0.0, 0.3),  # wide, merged posteriors (AEVB's)
+        (500, 2, -6.0, 0.5),  # narrow, apart (WiSE-ALE's)
+        (500, 2, -21.6, 0.2),  # points (WAE's)
+        (400, 8, -2.0, 0.5),  # more dimensions
+        (300, 2, -3.0, 4.0),  # widths over orders of magnitude: the bound prunes little (the brute force is used)
+    ],
+)
 def test_nearest_neighbours_equal_the_brute_force(n, d, logvar, spread):
     mu, lv = _posteriors(n, d, logvar, spread)
     dist, bc = _nearest_neighbours(mu, lv)

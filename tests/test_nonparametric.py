@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
+from resume_helpers import Interrupt, assert_same_state, kill_at
 
 from wisetut.engine import train
 from wisetut.methods import Forward
 from wisetut.models import mlp_autoencoder
 from wisetut.models.mlp import mlp
 from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, interpolation_scores, kernel_weights
-from resume_helpers import Interrupt, assert_same_state, kill_at
 
 SHAPE = (1, 4, 4)  # tiny "images": the same code paths as MNIST's (1, 28, 28), in milliseconds
 g = torch.Generator().manual_seed(0)
@@ -202,15 +202,31 @@ def test_a_seed_draws_the_locator_as_well_as_the_model(monkeypatch, tmp_path):
     from wisetut.profiles import Settings
 
     seen = []
-    monkeypatch.setattr(experiments, "train", lambda model, method, *a, **k: seen.append(
-        (k["seed"], [p.detach().clone() for p in method.locator.parameters()], [p.detach().clone() for p in model.parameters()])))
+    monkeypatch.setattr(
+        experiments,
+        "train",
+        lambda model, method, *a, **k: seen.append(
+            (
+                k["seed"],
+                [p.detach().clone() for p in method.locator.parameters()],
+                [p.detach().clone() for p in model.parameters()],
+            )
+        ),
+    )
     settings = Settings(n_train=96, n_test=40, epochs=1, batch_size=16, latent_dim=3, lr=1e-3)
     method = NonparametricVAE(data_dim=16, hidden=(12, 12))
     with torch.no_grad():
         method.log_sigma.fill_(0.7)
     for seed in (0, 1, 0):
-        experiments._train_seeded(lambda d: mlp_autoencoder(d, hidden=(12, 12), data_shape=SHAPE), method,
-                                  TRAIN, TEST, settings, seed, tmp_path / "run.pt")
+        experiments._train_seeded(
+            lambda d: mlp_autoencoder(d, hidden=(12, 12), data_shape=SHAPE),
+            method,
+            TRAIN,
+            TEST,
+            settings,
+            seed,
+            tmp_path / "run.pt",
+        )
     (_, loc0, mod0), (_, loc1, _), (_, loc0_again, mod0_again) = seen
     assert not all(torch.equal(a, b) for a, b in zip(loc0, loc1))
     assert all(torch.equal(a, b) for a, b in zip(loc0, loc0_again)) and all(torch.equal(a, b) for a, b in zip(mod0, mod0_again))

@@ -75,12 +75,16 @@ def test_overlap_is_the_integral_by_quadrature():
     for a, b, va, vb in [(0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 0.1, 2.0), (0.3, 0.3, 1e-2, 1e-2)]:
         f = lambda z: stats.norm.pdf(z, a, math.sqrt(va)) * stats.norm.pdf(z, b, math.sqrt(vb))  # noqa: E731
         numeric, _ = integrate.quad(f, -np.inf, np.inf, points=None, epsabs=1e-13)
-        closed = log_gaussian_overlap(
-            torch.tensor([[a]], dtype=torch.float64),
-            torch.tensor([[math.log(va)]], dtype=torch.float64),
-            torch.tensor([[b]], dtype=torch.float64),
-            torch.tensor([[math.log(vb)]], dtype=torch.float64),
-        ).exp().item()
+        closed = (
+            log_gaussian_overlap(
+                torch.tensor([[a]], dtype=torch.float64),
+                torch.tensor([[math.log(va)]], dtype=torch.float64),
+                torch.tensor([[b]], dtype=torch.float64),
+                torch.tensor([[math.log(vb)]], dtype=torch.float64),
+            )
+            .exp()
+            .item()
+        )
         assert closed == pytest.approx(numeric, rel=1e-7)
 
 
@@ -299,7 +303,10 @@ def test_wise_kl_under_vmap_equals_each_model_alone():
     from torch.func import grad, vmap
 
     g = torch.Generator().manual_seed(3)
-    mu, logvar = torch.randn(3, 16, 4, generator=g, dtype=torch.float64), 0.3 * torch.randn(3, 16, 4, generator=g, dtype=torch.float64)
+    mu, logvar = (
+        torch.randn(3, 16, 4, generator=g, dtype=torch.float64),
+        0.3 * torch.randn(3, 16, 4, generator=g, dtype=torch.float64),
+    )
     values = vmap(wise_kl)(mu, logvar)
     grads = vmap(grad(wise_kl, argnums=(0, 1)))(mu, logvar)
     overlaps = vmap(log_gaussian_overlap, in_dims=(0, 0, None, None))(mu, logvar, mu[0], logvar[0])

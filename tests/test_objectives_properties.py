@@ -153,4 +153,6 @@ def test_permuting_the_batch_changes_nothing(p, rnd):
     _close(wise_kl(mu[perm], lv[perm]), wise_kl(mu, lv), wise_kl64_scale(mu, lv), rtol=1e-6)
     assert torch.equal(aevb_kl(mu[perm], lv[perm]), aevb_kl(mu, lv)[perm])
     other = torch.tensor(rnd.sample(range(len(mu)), len(mu)))
-    assert torch.equal(log_gaussian_overlap(mu[perm], lv[perm], mu[other], lv[other]), log_gaussian_overlap(mu, lv, mu, lv)[perm][:, other])
+    assert torch.equal(
+        log_gaussian_overlap(mu[perm], lv[perm], mu[other], lv[other]), log_gaussian_overlap(mu, lv, mu, lv)[perm][:, other]
+    )

@@ -46,12 +46,28 @@ def test_three_launch_paths_give_the_same_bits(monkeypatch, tmp_path):
     # 2. in a pool of two worker processes, beside another run
     monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path / "pool"))
     (c,) = sine.calls(["aevb", "wise"])
-    train_methods("sine", c.model_fn, c.methods, c.train_x, c.test_x, c.settings, seeds=[0], device="cpu",
-                  progress=False, workers=2)
+    train_methods(
+        "sine", c.model_fn, c.methods, c.train_x, c.test_x, c.settings, seeds=[0], device="cpu", progress=False, workers=2
+    )
     paths["pool"] = checkpoint_path("sine", "wise", 0)
     # 3. from the command line, in a process with two threads
-    run_command(["train", "sine", "--profile", "quick", "--methods", "wise", "--seeds", "0", "--no-progress",
-                 "--output-dir", str(tmp_path / "cli")], threads=2, env={"PYTHONPATH": str(ROOT)})
+    run_command(
+        [
+            "train",
+            "sine",
+            "--profile",
+            "quick",
+            "--methods",
+            "wise",
+            "--seeds",
+            "0",
+            "--no-progress",
+            "--output-dir",
+            str(tmp_path / "cli"),
+        ],
+        threads=2,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     paths["cli"] = tmp_path / "cli" / "checkpoints" / paths["pool"].name
     runs = {k: _weights(p) for k, p in paths.items()}
     first = runs["in-process"]
@@ -74,8 +90,18 @@ def test_training_runs_with_one_thread_and_restores_the_callers():
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        train(sine_autoencoder(), AEVB(), make_sine_waves(64).x, make_sine_waves(32, seed=1).x, epochs=1, batch_size=32,
-              lr=1e-3, progress=False, device="cpu", on_step=lambda e, s: seen.append(torch.get_num_threads()))
+        train(
+            sine_autoencoder(),
+            AEVB(),
+            make_sine_waves(64).x,
+            make_sine_waves(32, seed=1).x,
+            epochs=1,
+            batch_size=32,
+            lr=1e-3,
+            progress=False,
+            device="cpu",
+            on_step=lambda e, s: seen.append(torch.get_num_threads()),
+        )
         assert seen == [1, 1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
@@ -83,8 +109,9 @@ def test_training_runs_with_one_thread_and_restores_the_callers():
 
 def _start(path: Path, lr: float, flag: Path, pause: float, hold: Path | None = None) -> subprocess.Popen:
     args = [str(path), str(lr), str(flag), str(pause)] + ([str(hold)] if hold else [])
-    return subprocess.Popen([sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
 
 
 def _second_while_first_trains(tmp_path: Path, lr_first: float, lr_second: float):

@@ -7,13 +7,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-
-from wisetut.experiments import convergence  # noqa: E402
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle  # noqa: E402
 
+from wisetut.experiments import convergence  # noqa: E402
 from wisetut.plots import (  # noqa: E402
-    convergence_table, explore_two_posteriors, graphical_model, image_grid, markdown_table, posterior_ellipses,
-    prior_terms_curves, training_curves, two_posteriors)
+    convergence_table,
+    explore_two_posteriors,
+    graphical_model,
+    image_grid,
+    markdown_table,
+    posterior_ellipses,
+    prior_terms_curves,
+    training_curves,
+    two_posteriors,
+)
 from wisetut.synthetic import TERMS, two_posterior_terms  # noqa: E402
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from wisetut.data import make_sine_waves
 from wisetut.experiments import results_record, train_methods
 from wisetut.methods import AEVB, WiSE
 from wisetut.models import sine_autoencoder
-from wisetut.outputs import quick_root, output_dir, save_results
+from wisetut.outputs import output_dir, quick_root, save_results
 from wisetut.profiles import PROFILES, SETTINGS, Settings
 
 
@@ -54,14 +53,20 @@ def test_results_record_follows_the_design_schema(monkeypatch, tmp_path):
     monkeypatch.setenv("WISETUT_PROFILE", "quick")
     settings = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3)
     x, x_test = make_sine_waves(64).x, make_sine_waves(32, seed=1).x
-    runs = train_methods("sine", sine_autoencoder, {"aevb": AEVB(), "wise": WiSE()}, x, x_test, settings,
-                         device="cpu", progress=False)
+    runs = train_methods(
+        "sine", sine_autoencoder, {"aevb": AEVB(), "wise": WiSE()}, x, x_test, settings, device="cpu", progress=False
+    )
     record = results_record("sine", settings, {"name": "sine", "source": "test", "n_train": 64, "n_test": 32}, runs)
     path = save_results(record, "sine")
     loaded = json.loads(path.read_text())
     assert set(loaded) >= {"experiment", "profile", "device", "data", "settings", "methods"}
-    assert loaded["profile"] == "quick" and loaded["settings"] == {"epochs": 1, "batch_size": 32, "latent_dim": 4, "lr": 1e-3,
-                                                                   "lr_schedule": "constant 0.001"}
+    assert loaded["profile"] == "quick" and loaded["settings"] == {
+        "epochs": 1,
+        "batch_size": 32,
+        "latent_dim": 4,
+        "lr": 1e-3,
+        "lr_schedule": "constant 0.001",
+    }
     for entry in loaded["methods"].values():
         assert set(entry) >= {"test_recon_mse", "test_elbo", "test_aevb_kl", "test_wise_kl", "train_seconds"}
     assert (tmp_path / "checkpoints" / "sine-quick-wise.pt").exists()
@@ -81,8 +86,9 @@ def test_train_methods_in_processes_equals_the_sequential_run(monkeypatch, tmp_p
     try:
         for workers in (1, 2):
             monkeypatch.setenv("WISETUT_OUTPUT_DIR", str(tmp_path / f"w{workers}"))
-            runs[workers] = train_methods("sine", sine_autoencoder, methods, x, x_test, settings,
-                                          device="cpu", progress=False, workers=workers)
+            runs[workers] = train_methods(
+                "sine", sine_autoencoder, methods, x, x_test, settings, device="cpu", progress=False, workers=workers
+            )
     finally:
         torch.set_num_threads(threads)
     assert (tmp_path / "w2" / "checkpoints" / "sine-quick-wise.pt").exists()
@@ -99,8 +105,17 @@ def test_train_methods_in_processes_needs_a_picklable_model_fn(monkeypatch, tmp_
     settings = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3)
     x = make_sine_waves(64).x
     with pytest.raises(ValueError, match="picklable"):
-        train_methods("sine", lambda d: sine_autoencoder(d), {"aevb": AEVB(), "wise": WiSE()}, x, x, settings,
-                      device="cpu", progress=False, workers=2)
+        train_methods(
+            "sine",
+            lambda d: sine_autoencoder(d),
+            {"aevb": AEVB(), "wise": WiSE()},
+            x,
+            x,
+            settings,
+            device="cpu",
+            progress=False,
+            workers=2,
+        )
 
 
 def test_train_methods_in_processes_raises_a_workers_error(monkeypatch, tmp_path):
@@ -111,8 +126,17 @@ def test_train_methods_in_processes_raises_a_workers_error(monkeypatch, tmp_path
     x = make_sine_waves(64).x.clone()
     x[0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN or infinite"):
-        train_methods("sine", sine_autoencoder, {"aevb": AEVB(), "wise": WiSE()}, x, x[:32], settings,
-                      device="cpu", progress=False, workers=2)
+        train_methods(
+            "sine",
+            sine_autoencoder,
+            {"aevb": AEVB(), "wise": WiSE()},
+            x,
+            x[:32],
+            settings,
+            device="cpu",
+            progress=False,
+            workers=2,
+        )
 
 
 def test_seeds_are_first_class(monkeypatch, tmp_path):
@@ -149,7 +173,11 @@ def test_seeds_are_first_class(monkeypatch, tmp_path):
 def test_settings_carry_their_knobs_into_the_results_record():
     """Chapters 6 and 8 read their classifier epochs and pair counts from the settings of each profile; records store them."""
     assert {p: settings_for("wae", p).knobs["classifier_epochs"] for p in PROFILES} == {"quick": 1, "standard": 8, "paper": 8}
-    assert {p: settings_for("npvae", p).knobs["interpolation_pairs"] for p in PROFILES} == {"quick": 20, "standard": 200, "paper": 200}
+    assert {p: settings_for("npvae", p).knobs["interpolation_pairs"] for p in PROFILES} == {
+        "quick": 20,
+        "standard": 200,
+        "paper": 200,
+    }
     assert settings_for("sine", "quick").knobs == {} and "knobs" not in repr(settings_for("wae", "quick"))
     record = results_record("wae", settings_for("wae", "quick"), {"name": "none"}, {})
     assert record["settings"]["classifier_epochs"] == 1 and record["profile"] == "quick"
@@ -164,10 +192,17 @@ def test_each_checkout_has_its_own_quick_folder(tmp_path):
     import wisetut
 
     for name in ("a", "b"):
-        shutil.copytree(Path(wisetut.__file__).parent, tmp_path / name / "wisetut",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    roots = [subprocess.run([sys.executable, "-c", "from wisetut.outputs import quick_root; print(quick_root())"],
-                            cwd=tmp_path / name, capture_output=True, text=True, check=True,
-                            env={"PATH": "", "PYTHONPATH": str(tmp_path / name)}).stdout.strip() for name in ("a", "b")]
+        shutil.copytree(Path(wisetut.__file__).parent, tmp_path / name / "wisetut", ignore=shutil.ignore_patterns("__pycache__"))
+    roots = [
+        subprocess.run(
+            [sys.executable, "-c", "from wisetut.outputs import quick_root; print(quick_root())"],
+            cwd=tmp_path / name,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PATH": "", "PYTHONPATH": str(tmp_path / name)},
+        ).stdout.strip()
+        for name in ("a", "b")
+    ]
     assert roots[0] != roots[1] and all("wisetut-quick-" in r for r in roots)
     assert str(quick_root()) not in roots

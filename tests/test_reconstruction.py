@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from resume_helpers import Interrupt, kill_at
 
 from wisetut import wise_kl
 from wisetut.data import make_sine_waves
@@ -14,7 +15,6 @@ from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratifi
 from wisetut.methods import Forward, WiSE
 from wisetut.models import mnist_autoencoder, sine_autoencoder
 from wisetut.reconstruction import WiSEVariant, eq15_term, eq16_term, eq17_term, pairwise_log_likelihood
-from resume_helpers import Interrupt, kill_at
 
 
 def _loop_ll(x, out, likelihood):
@@ -100,7 +100,9 @@ def test_eq17_objective_is_wise_up_to_a_constant_and_eq15_trains():
 def test_held_out_gaps_are_recorded_every_epoch_and_ordered():
     torch.manual_seed(0)
     data = make_sine_waves(128).x
-    r = train(sine_autoencoder(), WiSEVariant("eq17", gap_batches=2), data, data[:64], epochs=2, batch_size=32, lr=1e-3, progress=False)
+    r = train(
+        sine_autoencoder(), WiSEVariant("eq17", gap_batches=2), data, data[:64], epochs=2, batch_size=32, lr=1e-3, progress=False
+    )
     t = r.history.test
     assert all(len(t[k]) == 2 for k in ("eq15", "eq16", "eq17", "kl_bound", "kl_true", "kl_gap"))
     assert all(a >= b for a, b in zip(t["eq16"], t["eq15"]))  # Jensen, on held-out batches

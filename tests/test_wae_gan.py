@@ -6,12 +6,12 @@ import math
 
 import pytest
 import torch
+from resume_helpers import Interrupt, assert_same_state, kill_at
 
 from wisetut.data import make_sine_waves
 from wisetut.engine import CheckpointError, train
 from wisetut.methods import WAEGAN
 from wisetut.models import mnist_autoencoder, sine_autoencoder
-from resume_helpers import Interrupt, assert_same_state, kill_at
 
 TRAIN = make_sine_waves(192, seed=0).x
 TEST = make_sine_waves(64, seed=1).x
@@ -90,7 +90,9 @@ def test_resume_after_kill_is_bit_for_bit(tmp_path, kill_epoch, kill_step):
     assert straight.history.train == resumed.history.train and straight.history.test == resumed.history.test
 
 
-@pytest.mark.parametrize("change", [{"lr_adv": 1e-3}, {"adv_beta1": 0.9}, {"ae_beta1": 0.9}, {"hidden": 16}, {"lam": 1.0}, {"prior_trick": True}])
+@pytest.mark.parametrize(
+    "change", [{"lr_adv": 1e-3}, {"adv_beta1": 0.9}, {"ae_beta1": 0.9}, {"hidden": 16}, {"lam": 1.0}, {"prior_trick": True}]
+)
 def test_checkpoint_fingerprint_includes_the_adversary(tmp_path, change):
     ckpt = tmp_path / "run.pt"
     train(*_fresh(), TRAIN, TEST, checkpoint=ckpt, **{**KW, "epochs": 1})

@@ -134,7 +134,9 @@ def test_regulariser_pull_scales_with_the_weight_and_leaves_the_model_alone():
     model, x = _pull_setup()
     before = [p.detach().clone() for p in model.parameters()]
     one, two = (regulariser_pull(model, WAEMMD(lam=lam, deterministic=False), x, 20, seed=3) for lam in (5.0, 10.0))
-    assert two["penalty"] == pytest.approx(2 * one["penalty"], rel=1e-5) and one["penalty"] != 0  # an unbiased MMD may be negative
+    assert (
+        two["penalty"] == pytest.approx(2 * one["penalty"], rel=1e-5) and one["penalty"] != 0
+    )  # an unbiased MMD may be negative
     assert two["grad_penalty"] == pytest.approx(2 * one["grad_penalty"], rel=1e-4)
     assert two["pull"] == pytest.approx(2 * one["pull"], rel=1e-4)
     assert two["grad_recon"] == pytest.approx(one["grad_recon"], rel=1e-6)  # the same draws
@@ -162,7 +164,9 @@ def test_regulariser_pull_cost_ratio_compares_the_reconstruction_with_the_offici
     params = list(model.encoder.parameters())
 
     def norm(t):
-        return torch.linalg.vector_norm(torch.cat([g.flatten() for g in torch.autograd.grad(t, params, retain_graph=True)])).item()
+        return torch.linalg.vector_norm(
+            torch.cat([g.flatten() for g in torch.autograd.grad(t, params, retain_graph=True)])
+        ).item()
 
     bce = norm(f.recon.mean())
     l2 = norm(0.05 * (torch.sigmoid(f.out) - x).square().flatten(1).sum(1).mean())

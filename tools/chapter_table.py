@@ -25,18 +25,39 @@ PAGES = {"README.md": ("full",), "book/intro.md": ("compact",), "book/reproducin
 
 # chapter file stem -> (title, what it reproduces, in a line)
 CHAPTERS = {
-    "01_from_aevb_to_wise_ale": ("From AEVB to WiSE-ALE", "the two models, the aggregate posterior, the bound (Eq. 9-21) and the 1/M prior weight of Eq. 27"),
-    "02_gaussian_overlap": ("The Gaussian-overlap integral", "Appendix B checked numerically; the error of the KL bound (Eq. 21) against Monte Carlo"),
+    "01_from_aevb_to_wise_ale": (
+        "From AEVB to WiSE-ALE",
+        "the two models, the aggregate posterior, the bound (Eq. 9-21) and the 1/M prior weight of Eq. 27",
+    ),
+    "02_gaussian_overlap": (
+        "The Gaussian-overlap integral",
+        "Appendix B checked numerically; the error of the KL bound (Eq. 21) against Monte Carlo",
+    ),
     "03_two_posteriors": ("Two posteriors in one dimension", "Fig. 4, with an interactive version"),
-    "04_sine_waves": ("Sine waves", "Fig. 5a and Fig. 6 at Appendix D.1's settings, annealed runs beside them, three seeds of six methods"),
+    "04_sine_waves": (
+        "Sine waves",
+        "Fig. 5a and Fig. 6 at Appendix D.1's settings, annealed runs beside them, three seeds of six methods",
+    ),
     "05_mnist_2d": ("MNIST in two dimensions", "Fig. 1 on three seeds: smooth, compact, separated, measured"),
-    "06_wasserstein_autoencoders": ("Wasserstein auto-encoders", "the WAE slides: WAE-MMD and WAE-GAN beside AEVB and WiSE-ALE on all of MNIST, three seeds"),
+    "06_wasserstein_autoencoders": (
+        "Wasserstein auto-encoders",
+        "the WAE slides: WAE-MMD and WAE-GAN beside AEVB and WiSE-ALE on all of MNIST, three seeds",
+    ),
     "07_faces": ("Faces", "Fig. 5b, FID and sharpness on Appendix D.3's networks (a named stand-in for CelebA), three seeds"),
     "08_nonparametric_vae": ("A nonparametric VAE", "Bodin et al.'s Fig. 2-4 against the VAE and WiSE-ALE, three seeds"),
     "09_teapots": ("Teapots", "Appendix D's promised teapots: DCI, MIG and traversals of five methods, three seeds"),
-    "10_what_makes_wise_ale_work": ("What makes WiSE-ALE work", "the 1/M weight against the aggregate form (2 x 2), the log M / M bound, the batch size"),
-    "11_future_work": ("The paper's future work", "Eq. 15-17 as objectives, their error during training, the true KL as the penalty"),
-    "12_several_gpus": ("Training on several GPUs", "why Eq. 21 must see the global batch; torchrun; the naive local-batch estimator"),
+    "10_what_makes_wise_ale_work": (
+        "What makes WiSE-ALE work",
+        "the 1/M weight against the aggregate form (2 x 2), the log M / M bound, the batch size",
+    ),
+    "11_future_work": (
+        "The paper's future work",
+        "Eq. 15-17 as objectives, their error during training, the true KL as the penalty",
+    ),
+    "12_several_gpus": (
+        "Training on several GPUs",
+        "why Eq. 21 must see the global batch; torchrun; the naive local-batch estimator",
+    ),
 }
 
 
@@ -62,15 +83,19 @@ def _training(t: dict | None) -> str:
 
 def tables(timings: dict) -> dict[str, str]:
     """The Markdown tables, by name: ``full`` (README, "Reproducing the book") and ``compact`` (the introduction)."""
-    full = ["| # | chapter | stored from | re-run, top to bottom | its runs' training | `quick` (the tests) |",
-            "|---|---|---|---|---|---|"]
+    full = [
+        "| # | chapter | stored from | re-run, top to bottom | its runs' training | `quick` (the tests) |",
+        "|---|---|---|---|---|---|",
+    ]
     compact = ["| chapter | what it reproduces | minutes to re-run |", "|---|---|---|"]
     for stem, (title, what) in CHAPTERS.items():
         t = timings["chapters"][stem]
         stored = t["stored"]
         n = int(stem[:2])
-        full.append(f"| {n} | [{title}](book/{stem}.ipynb) | `{stored}` | {_run(t.get(stored))} | "
-                    f"{_training(t.get('training'))} | {_run(t.get('quick'))} |")
+        full.append(
+            f"| {n} | [{title}](book/{stem}.ipynb) | `{stored}` | {_run(t.get(stored))} | "
+            f"{_training(t.get('training'))} | {_run(t.get('quick'))} |"
+        )
         entry = t.get(stored)
         minutes = f"{entry['seconds'] / 60:.1f} (`{stored}`)" if entry else "not measured"
         compact.append(f"| {n}. [{title}]({stem}.ipynb) | {what} | {minutes} |")

@@ -46,8 +46,10 @@ ONLINE_ONLY = (
     "https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@",
 )
 LAUNCHERS = {"Colab": "https://colab.research.google.com/", "Binder": "https://mybinder.org/"}
-INSTALL_HINT = ("no Chromium found: install one with `apt-get install chromium` (Debian/Ubuntu) or "
-                "`python -m playwright install chromium`, or set CHROMIUM=/path/to/chrome")
+INSTALL_HINT = (
+    "no Chromium found: install one with `apt-get install chromium` (Debian/Ubuntu) or "
+    "`python -m playwright install chromium`, or set CHROMIUM=/path/to/chrome"
+)
 
 # Runs in the page once it has loaded: waits for MathJax, then reports formulas and images.
 READ_PAGE_JS = r"""
@@ -155,8 +157,11 @@ def open_browser():
 def html_pages(folder: Path) -> list[str]:
     """Every page of the built book, relative to ``folder`` (Sphinx's own pages excluded)."""
     skip = {"genindex.html", "search.html"}
-    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*.html")
-                  if path.name not in skip and not path.relative_to(folder).parts[0].startswith("_"))
+    return sorted(
+        str(path.relative_to(folder))
+        for path in folder.rglob("*.html")
+        if path.name not in skip and not path.relative_to(folder).parts[0].startswith("_")
+    )
 
 
 def is_notebook_page(folder: Path, page: str) -> bool:
@@ -187,8 +192,7 @@ class LinkChecker:
                 with urllib.request.urlopen(url, timeout=30) as response:
                     body = response.read()
                     is_html = "html" in response.headers.get("Content-Type", "")
-                    self._pages[url] = (response.status, anchors_of(body.decode("utf-8", "replace"))
-                                        if is_html else set())
+                    self._pages[url] = (response.status, anchors_of(body.decode("utf-8", "replace")) if is_html else set())
             except urllib.error.HTTPError as error:
                 self._pages[url] = (error.code, set())
         return self._pages[url]
@@ -204,8 +208,9 @@ class LinkChecker:
         return None
 
 
-def read_page(browser, base: str, page: str, notebook: bool, redirect: bool, links: LinkChecker,
-              screenshots: Path | None) -> PageReport:
+def read_page(
+    browser, base: str, page: str, notebook: bool, redirect: bool, links: LinkChecker, screenshots: Path | None
+) -> PageReport:
     """Open ``page`` offline in a fresh browser context and report what a reader sees.
 
     ``notebook``: the page was built from a notebook (it must have launch buttons). ``redirect``:
@@ -225,14 +230,20 @@ def read_page(browser, base: str, page: str, notebook: bool, redirect: bool, lin
     context.route("**/*", only_loopback)
     tab = context.new_page()
     console: list[tuple[str, str]] = []
-    tab.on("console", lambda msg: console.append((msg.text, msg.location.get("url", "")))
-           if msg.type == "error" else None)
+    tab.on("console", lambda msg: console.append((msg.text, msg.location.get("url", ""))) if msg.type == "error" else None)
     tab.on("pageerror", lambda error: report.problems.append(f"uncaught exception: {error}"))
-    tab.on("requestfailed", lambda request: report.problems.append(
-        f"failed request {request.url} ({request.failure})")
-        if urlparse(request.url).hostname == HOST else None)
-    tab.on("response", lambda response: report.problems.append(
-        f"HTTP {response.status} for {response.url}") if response.status >= 400 else None)
+    tab.on(
+        "requestfailed",
+        lambda request: (
+            report.problems.append(f"failed request {request.url} ({request.failure})")
+            if urlparse(request.url).hostname == HOST
+            else None
+        ),
+    )
+    tab.on(
+        "response",
+        lambda response: report.problems.append(f"HTTP {response.status} for {response.url}") if response.status >= 400 else None,
+    )
     try:
         tab.goto(base + page, wait_until="commit" if redirect else "load", timeout=60_000)
         if redirect:  # the book's index.html: read the page it leads to, as a reader would
@@ -256,8 +267,9 @@ def read_page(browser, base: str, page: str, notebook: bool, redirect: bool, lin
     report.problems += [f"font not loaded: {family}" for family in seen["fontErrors"]]
     online_only = [url for url in blocked if url.startswith(ONLINE_ONLY)]
     report.problems += [f"needs the network: {url}" for url in blocked if url not in online_only]
-    report.problems += [f"console error: {text}" for text, url in console
-                        if not (url in online_only and "Failed to load resource" in text)]
+    report.problems += [
+        f"console error: {text}" for text, url in console if not (url in online_only and "Failed to load resource" in text)
+    ]
     if notebook:
         for name, prefix in LAUNCHERS.items():
             if not any(href.startswith(prefix) for href in seen["launch"]):
@@ -268,8 +280,7 @@ def read_page(browser, base: str, page: str, notebook: bool, redirect: bool, lin
     return report
 
 
-def check_book(folder: Path, screenshots: Path | None = None, pages: list[str] | None = None
-               ) -> list[PageReport]:
+def check_book(folder: Path, screenshots: Path | None = None, pages: list[str] | None = None) -> list[PageReport]:
     """Serve ``folder``, read every page (or ``pages``) in Chromium offline; one report per page.
 
     Raises:
@@ -284,8 +295,10 @@ def check_book(folder: Path, screenshots: Path | None = None, pages: list[str] |
         screenshots.mkdir(parents=True, exist_ok=True)
     with serve(folder) as base, open_browser() as browser:
         links = LinkChecker(base)
-        return [read_page(browser, base, page, is_notebook_page(folder, page),
-                          is_redirect(folder / page), links, screenshots) for page in pages]
+        return [
+            read_page(browser, base, page, is_notebook_page(folder, page), is_redirect(folder / page), links, screenshots)
+            for page in pages
+        ]
 
 
 def summary(reports: list[PageReport]) -> str:
@@ -295,10 +308,12 @@ def summary(reports: list[PageReport]) -> str:
     for r in reports:
         lines.append(f"{r.path.ljust(width)}  {r.formulas:8d}  {r.images:6d}  {r.links:5d}  {len(r.problems):8d}")
         lines += [f"    - {problem}" for problem in r.problems]
-    lines.append(f"{len(reports)} pages, {sum(r.formulas for r in reports)} formulas typeset, "
-                 f"{sum(r.images for r in reports)} images ({sum(r.images_missing for r in reports)} "
-                 f"not loaded), {sum(len(r.problems) for r in reports)} problems "
-                 f"(offline: every request beyond {HOST} blocked)")
+    lines.append(
+        f"{len(reports)} pages, {sum(r.formulas for r in reports)} formulas typeset, "
+        f"{sum(r.images for r in reports)} images ({sum(r.images_missing for r in reports)} "
+        f"not loaded), {sum(len(r.problems) for r in reports)} problems "
+        f"(offline: every request beyond {HOST} blocked)"
+    )
     return "\n".join(lines)
 
 

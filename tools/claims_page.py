@@ -1,7 +1,7 @@
 """Write book/claims.md, "The paper's claims, judged", from book/results/*.json (wisetut.claims.claims_page).
 
-    python tools/claims_page.py            # rewrite the page
-    python tools/claims_page.py --check    # exit 1 if it differs from what the results files give
+python tools/claims_page.py            # rewrite the page
+python tools/claims_page.py --check    # exit 1 if it differs from what the results files give
 """
 
 from __future__ import annotations

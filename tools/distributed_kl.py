@@ -47,8 +47,16 @@ M, PROCESSES, FLOOR = 64, 2, -30.0
 # data set: (network, latent size, Adam's rate, epochs, training and held-out sizes): Appendix D.1 and D.2's
 # networks and rates; MNIST as chapter 5's standard run, sine waves smaller than chapter 4's
 DATA = {
-    "sine": dict(network=sine_autoencoder, latent_dim=4, lr=5e-4, epochs=20, n_train=4096, n_test=1024,
-                 name="sine waves (Section 5, noise std 0.05)", source="wisetut.data.make_sine_waves, seeds 0 and 1"),
+    "sine": dict(
+        network=sine_autoencoder,
+        latent_dim=4,
+        lr=5e-4,
+        epochs=20,
+        n_train=4096,
+        n_test=1024,
+        name="sine waves (Section 5, noise std 0.05)",
+        source="wisetut.data.make_sine_waves, seeds 0 and 1",
+    ),
     "mnist": dict(network=mnist_autoencoder, latent_dim=2, lr=1e-3, epochs=30, n_train=4000, n_test=1000),
 }
 RUNS = {  # name: (processes, local_kl, global batch)
@@ -77,8 +85,18 @@ def _train(seed: int, batch_size: int, args) -> dict:
     train_x, test_x, _ = _data(args)
     torch.manual_seed(seed)
     start = time.perf_counter()
-    run = train(_network(args), WiSE(logvar_floor=FLOOR), train_x, test_x, epochs=args.epochs,
-                batch_size=batch_size, lr=DATA[args.data]["lr"], seed=seed, progress=False, device="cpu")
+    run = train(
+        _network(args),
+        WiSE(logvar_floor=FLOOR),
+        train_x,
+        test_x,
+        epochs=args.epochs,
+        batch_size=batch_size,
+        lr=DATA[args.data]["lr"],
+        seed=seed,
+        progress=False,
+        device="cpu",
+    )
     return {"state": run.model.state_dict(), "history": run.history.as_dict(), "seconds": time.perf_counter() - start}
 
 
@@ -140,19 +158,31 @@ def main() -> None:
                 if name == "one_process":
                     reference = result["state"]
                 if name == "global":  # the largest weight difference to the one-process run, relative to its scale
-                    weights_gap[str(seed)] = max(((result["state"][k] - v).abs().max() / v.abs().max()).item()
-                                                 for k, v in reference.items() if v.is_floating_point() and v.abs().max() > 0)
+                    weights_gap[str(seed)] = max(
+                        ((result["state"][k] - v).abs().max() / v.abs().max()).item()
+                        for k, v in reference.items()
+                        if v.is_floating_point() and v.abs().max() > 0
+                    )
                 print(f"seed {seed} {name:16s} {time.perf_counter() - t0:6.1f} s  {runs[name][str(seed)]}", flush=True)
     info = _data(args)[2]
     section = {
         "device": f"cpu ({platform.machine()}), {PROCESSES} gloo processes on one machine",
         "torch": torch.__version__,
         "data": {**info, "n_train": args.n_train, "n_test": args.n_test},
-        "settings": {"method": "wise", "kl_weight": 1.0, "logvar_floor": FLOOR, "epochs": args.epochs, "global_batch": M,
-                     "processes": PROCESSES, "lr": DATA[args.data]["lr"], "latent_dim": DATA[args.data]["latent_dim"],
-                     "seeds": args.seeds},
-        "runs": {name: {"processes": p, "local_kl": lk, "batch_size": b, "per_seed": runs[name]}
-                 for name, (p, lk, b) in RUNS.items()},
+        "settings": {
+            "method": "wise",
+            "kl_weight": 1.0,
+            "logvar_floor": FLOOR,
+            "epochs": args.epochs,
+            "global_batch": M,
+            "processes": PROCESSES,
+            "lr": DATA[args.data]["lr"],
+            "latent_dim": DATA[args.data]["latent_dim"],
+            "seeds": args.seeds,
+        },
+        "runs": {
+            name: {"processes": p, "local_kl": lk, "batch_size": b, "per_seed": runs[name]} for name, (p, lk, b) in RUNS.items()
+        },
         "global_vs_one_process_max_relative_weight_difference": weights_gap,
         "made_by": f"tools/distributed_kl.py --data {args.data}",
     }

@@ -41,8 +41,9 @@ def mathjax_es5() -> Path:
     try:
         import mathjax  # the import name of django-static-mathjax
     except ImportError as error:
-        raise ExtensionError("offline MathJax needs the django-static-mathjax package: "
-                             "pip install -e '.[book]' (or make book)") from error
+        raise ExtensionError(
+            "offline MathJax needs the django-static-mathjax package: pip install -e '.[book]' (or make book)"
+        ) from error
     es5 = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
     if not (es5 / "tex-mml-chtml.js").is_file():
         raise ExtensionError(f"no MathJax 3 build at {es5}: expected django-static-mathjax>=3.2,<4")
@@ -55,8 +56,9 @@ def local_mathjax_dir(mathjax_path: str) -> str | None:
         return None
     folder = posixpath.dirname(mathjax_path)
     if not folder:
-        raise ExtensionError(f"mathjax_path={mathjax_path!r}: put MathJax in a folder under _static, "
-                             "e.g. 'mathjax/tex-mml-chtml.js'")
+        raise ExtensionError(
+            f"mathjax_path={mathjax_path!r}: put MathJax in a folder under _static, e.g. 'mathjax/tex-mml-chtml.js'"
+        )
     return folder
 
 
@@ -86,16 +88,14 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         shutil.copytree(mathjax_es5(), Path(app.outdir) / "_static" / folder, dirs_exist_ok=True)
 
 
-def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict,
-                          doctree) -> None:
+def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Keep the first of identical entries (same file or body, same attributes) in the page's scripts.
 
     A script without a file is listed once with ``filename=None`` and once with ``""``: both mean none.
     """
     seen, unique = set(), []
     for script in context.get("script_files", []):
-        key = (getattr(script, "filename", str(script)) or "",
-               tuple(sorted(getattr(script, "attributes", {}).items())))
+        key = (getattr(script, "filename", str(script)) or "", tuple(sorted(getattr(script, "attributes", {}).items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)

@@ -62,9 +62,14 @@ def record(path: Path, profile: str, seconds: float, before: dict, after: dict) 
     runs = "none" if not after else "trained" if after != before else "loaded"
     timings = json.loads(TIMINGS.read_text())
     chapter = timings["chapters"].setdefault(path.stem, {"stored": profile})
-    chapter[profile] = {"seconds": round(seconds, 1), "runs": runs, "load": round(os.getloadavg()[1], 1),
-                        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
-                        "source": "tools/run_chapters.py --record"}
+    chapter[profile] = {
+        "seconds": round(seconds, 1),
+        "runs": runs,
+        "load": round(os.getloadavg()[1], 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d"),
+        "source": "tools/run_chapters.py --record",
+    }
     write_atomically(TIMINGS, lambda tmp: tmp.write_text(json.dumps(timings, indent=2) + "\n"))
 
 
@@ -80,8 +85,7 @@ def run_chapter(path: Path, profile: str, inplace: bool, output_dir: str | None)
     if output_dir is not None:
         os.environ["WISETUT_OUTPUT_DIR"] = output_dir
     try:
-        client = NotebookClient(nb, timeout=None, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
         client.execute()
         seconds = time.perf_counter() - start
@@ -98,15 +102,18 @@ def run_chapter(path: Path, profile: str, inplace: bool, output_dir: str | None)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("chapters", nargs="*", type=Path,
-                        help="notebooks to run (default: every book/[0-9]*.ipynb, in order)")
-    parser.add_argument("--profile", choices=PROFILES, default=None,
-                        help="profile to run in (default: $WISETUT_PROFILE, else the package's default)")
+    parser.add_argument("chapters", nargs="*", type=Path, help="notebooks to run (default: every book/[0-9]*.ipynb, in order)")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="profile to run in (default: $WISETUT_PROFILE, else the package's default)",
+    )
     parser.add_argument("--inplace", action="store_true", help="store the executed notebooks")
-    parser.add_argument("--isolate", action="store_true",
-                        help="run every chapter with its own empty WISETUT_OUTPUT_DIR")
-    parser.add_argument("--record", action="store_true",
-                        help="write each chapter's time into book/results/timings.json (--inplace does too)")
+    parser.add_argument("--isolate", action="store_true", help="run every chapter with its own empty WISETUT_OUTPUT_DIR")
+    parser.add_argument(
+        "--record", action="store_true", help="write each chapter's time into book/results/timings.json (--inplace does too)"
+    )
     args = parser.parse_args(argv)
     if args.inplace and args.isolate:
         parser.error("--isolate writes to temporary folders; it cannot store chapters (--inplace)")
@@ -118,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     if not chapters:
         parser.error("no chapters found")
 
-    print(f"Running {len(chapters)} chapter(s) in the {profile!r} profile on "
-          f"{platform.machine()} ({os.cpu_count()} CPU cores)"
-          f"{', each from an empty output folder' if args.isolate else ''}"
-          f"{', storing the outputs' if args.inplace else ''}.", flush=True)
+    print(
+        f"Running {len(chapters)} chapter(s) in the {profile!r} profile on "
+        f"{platform.machine()} ({os.cpu_count()} CPU cores)"
+        f"{', each from an empty output folder' if args.isolate else ''}"
+        f"{', storing the outputs' if args.inplace else ''}.",
+        flush=True,
+    )
     rows, failed = [], False
     for path in chapters:
         with tempfile.TemporaryDirectory(prefix="wisetut-chapter-") as tmp:
@@ -137,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{path.name}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
         rows.append((path.name, profile, seconds, status))
         # The load average says whether other jobs shared the CPU (times grow with it).
-        print(f"{path.name}: {seconds:.0f} s ({profile}) {status}; "
-              f"load average {os.getloadavg()[1]:.1f} over the last 5 min", flush=True)
+        print(
+            f"{path.name}: {seconds:.0f} s ({profile}) {status}; load average {os.getloadavg()[1]:.1f} over the last 5 min",
+            flush=True,
+        )
 
     width = max(len(name) for name, *_ in rows)
     print(f"\n{'chapter'.ljust(width)}  profile   wall time")

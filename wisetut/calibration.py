@@ -15,7 +15,7 @@ error per dimension (:func:`ml_variance`).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,7 +50,6 @@ def gaussian_elbo(sq_errors: Sequence[float], kls: Sequence[float], dims: int, v
     return float(np.mean(-0.5 * dims * math.log(2 * math.pi * variance) - e / (2 * variance) - kl))
 
 
-def elbo_over_variances(sq_errors: Sequence[float], kls: Sequence[float], dims: int,
-                        variances: Sequence[float]) -> list[float]:
+def elbo_over_variances(sq_errors: Sequence[float], kls: Sequence[float], dims: int, variances: Sequence[float]) -> list[float]:
     """:func:`gaussian_elbo` at each of ``variances`` (a sweep, for the figure of an ELBO difference over sigma^2)."""
     return [gaussian_elbo(sq_errors, kls, dims, v) for v in variances]

@@ -32,17 +32,26 @@ import socket
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Callable
 
 import torch
 from filelock import FileLock, Timeout
 from torch import Tensor, nn
 
-__all__ = ["CheckpointError", "write_atomically", "save", "load", "check_writable", "exclusive", "tensor_digest",
-           "module_structure", "differences"]
+__all__ = [
+    "CheckpointError",
+    "write_atomically",
+    "save",
+    "load",
+    "check_writable",
+    "exclusive",
+    "tensor_digest",
+    "module_structure",
+    "differences",
+]
 
 
 class CheckpointError(RuntimeError):

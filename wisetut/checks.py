@@ -33,8 +33,9 @@ def check_count(name: str, value, least: int = 1) -> None:
         raise ValueError(f"{name} must be at least {least}, got {value}")
 
 
-def check_samples(name: str, t, *, like: Tensor | None = None, like_name: str = "", shape: str = "[N, d]",
-                  finite: bool = True) -> None:
+def check_samples(
+    name: str, t, *, like: Tensor | None = None, like_name: str = "", shape: str = "[N, d]", finite: bool = True
+) -> None:
     """Raise a ``ValueError`` unless ``t`` is a finite floating-point ``shape`` (2-D) tensor (on ``like``'s device).
 
     Names ``name`` and says what was expected: a tensor (a numpy array: ``torch.from_numpy``), two

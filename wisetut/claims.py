@@ -27,14 +27,31 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Iterable, Sequence
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["Claim", "Margin", "Verdict", "STATES", "SOURCES", "compare", "exact", "render", "records", "expect", "mean_interval", "interval_text",
-           "Seeded", "trend", "settled", "judged", "claims_page"]
+__all__ = [
+    "Claim",
+    "Margin",
+    "Verdict",
+    "STATES",
+    "SOURCES",
+    "compare",
+    "exact",
+    "render",
+    "records",
+    "expect",
+    "mean_interval",
+    "interval_text",
+    "Seeded",
+    "trend",
+    "settled",
+    "judged",
+    "claims_page",
+]
 
 STATES = ("holds", "fails", "unresolved")
 SOURCES = ("paper", "wae_slides", "bodin", "ours")  # the paper, the WAE slides, Bodin et al. (2017), the book's own
@@ -107,8 +124,9 @@ class Verdict:
         if self.margin:
             detail += f"; margin {abs(self.margin):.3g} ({self.margin_reason})"
         if self.family and self.p_adjusted is not None:
-            detail += (f"; Holm-adjusted p = {self.p_adjusted:.2g} in the family '{self.family}'"
-                       + (f" (unadjusted: {self.raw_state})" if self.raw_state != self.state else ""))
+            detail += f"; Holm-adjusted p = {self.p_adjusted:.2g} in the family '{self.family}'" + (
+                f" (unadjusted: {self.raw_state})" if self.raw_state != self.state else ""
+            )
         if self.flag:
             detail += f"; not counted: {self.flag_reason}"
         notes = " *(not converged)*" if self.converged is False else ""
@@ -255,8 +273,9 @@ def compare(
     if numbers is None:
         numbers = f"{va.mean():.4g} against {vb.mean():.4g}" + (f" (b + {margin:g})" if margin else "")
     if n < 2:
-        return Verdict(name, "unresolved", source, statement, claimed, estimate, None, "one seed", n, converged, numbers,
-                       margin=margin)
+        return Verdict(
+            name, "unresolved", source, statement, claimed, estimate, None, "one seed", n, converged, numbers, margin=margin
+        )
     if threshold:
         (interval, p), test = _t_test(va - vb[0], confidence), "one-sample t"
     elif paired:
@@ -279,12 +298,14 @@ def compare(
         state = "fails"
     else:
         state = "unresolved"
-    return Verdict(name, state, source, statement, claimed, estimate, interval, test, n, converged, numbers, p_value=p,
-                   margin=margin)
+    return Verdict(
+        name, state, source, statement, claimed, estimate, interval, test, n, converged, numbers, p_value=p, margin=margin
+    )
 
 
-def exact(name: str, ok: bool, numbers: str, *, source: str = "ours", statement: str = "",
-          converged: bool | None = None) -> Verdict:
+def exact(
+    name: str, ok: bool, numbers: str, *, source: str = "ours", statement: str = "", converged: bool | None = None
+) -> Verdict:
     """A claim that is exact math (an identity or a bound checked to rounding): holds or fails, no seeds."""
     _check_meta(source, "greater")
     return Verdict(name, "holds" if ok else "fails", source, statement, "exact", None, None, "exact", 0, converged, numbers)
@@ -346,8 +367,11 @@ def expect(verdicts: Iterable[Verdict], expected: dict[str, str]) -> None:
     if bad:
         raise ValueError(f"expected states must be one of {STATES}: got {', '.join(bad)}")
     problems = [f"missing claim {k!r}" for k in expected if k not in by_name]
-    problems += [f"{k!r}: expected {s}, got {by_name[k].state} ({by_name[k].numbers})"
-                 for k, s in expected.items() if k in by_name and by_name[k].state != s]
+    problems += [
+        f"{k!r}: expected {s}, got {by_name[k].state} ({by_name[k].numbers})"
+        for k, s in expected.items()
+        if k in by_name and by_name[k].state != s
+    ]
     assert not problems, "verdicts differ from the stored run's:\n" + "\n".join(problems)
 
 
@@ -389,8 +413,15 @@ class Seeded:
     quoted beside the seeds but not part of any interval. Introduced in chapter 4.
     """
 
-    def __init__(self, per_seed: dict, *, labels: dict[str, str] | None = None, converged: dict[str, bool] | None = None,
-                 reference: dict[str, dict[str, float]] | None = None, reference_label: str = "main run"):
+    def __init__(
+        self,
+        per_seed: dict,
+        *,
+        labels: dict[str, str] | None = None,
+        converged: dict[str, bool] | None = None,
+        reference: dict[str, dict[str, float]] | None = None,
+        reference_label: str = "main run",
+    ):
         seeds = {name: tuple(by_seed) for name, by_seed in per_seed.items()}
         if len(set(seeds.values())) > 1:
             raise ValueError(f"every method needs the same seeds to pair them, got {seeds}")
@@ -409,8 +440,19 @@ class Seeded:
         """The mean over seeds and its 95% interval, as a table shows it: ``"5.2 [4.9, 5.5]"``."""
         return interval_text(self.values(name, key), fmt)
 
-    def compare(self, name: str, a: str, b: str, key: str, claimed: str, source: str = "ours", statement: str = "", *,
-                b_key: str | None = None, scale: float = 1.0) -> Verdict:
+    def compare(
+        self,
+        name: str,
+        a: str,
+        b: str,
+        key: str,
+        claimed: str,
+        source: str = "ours",
+        statement: str = "",
+        *,
+        b_key: str | None = None,
+        scale: float = 1.0,
+    ) -> Verdict:
         """The paired claim "``a``'s ``key`` is ``claimed`` than ``scale`` times ``b``'s ``b_key``" (default: ``key``).
 
         ``a == b`` with another ``b_key`` compares two measures of the same runs (an error on one
@@ -425,9 +467,17 @@ class Seeded:
         if ref_a is not None and ref_b is not None:
             numbers += f" ({self.reference_label}: {ref_a:.4g} against {scaled}{ref_b:.4g})"
         ok = [self.converged.get(n) for n in (a, b)]
-        return compare(name, va, vb, claimed=claimed, paired=True, source=source, statement=statement,
-                       converged=None if None in ok else all(ok), numbers=numbers)
-
+        return compare(
+            name,
+            va,
+            vb,
+            claimed=claimed,
+            paired=True,
+            source=source,
+            statement=statement,
+            converged=None if None in ok else all(ok),
+            numbers=numbers,
+        )
 
     def informative(self, key: str, names: Sequence[str] | None = None) -> bool:
         """Whether ``key`` tells any two of ``names`` (default: every method) apart: a paired 95% interval off zero.
@@ -437,13 +487,18 @@ class Seeded:
         """
         names = list(self.per_seed) if names is None else list(names)
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 if compare("pair", self.values(a, key), self.values(b, key), paired=True).state != "unresolved":
                     return True
         return False
 
-    def judge(self, declared: Iterable[Claim], *, changes: dict[tuple[str, str], float] | None = None,
-              collapsed: dict[str, str] | None = None) -> list[Verdict]:
+    def judge(
+        self,
+        declared: Iterable[Claim],
+        *,
+        changes: dict[tuple[str, str], float] | None = None,
+        collapsed: dict[str, str] | None = None,
+    ) -> list[Verdict]:
         """The verdicts of the claims an experiment declared (:class:`Claim`), Holm-adjusted per family.
 
         Args:
@@ -464,9 +519,18 @@ class Seeded:
             size = c.margin.size(ref) if c.margin else 0.0
             shift = size if c.claimed == "less" else -size  # "a at most size worse than b"
             v = self.compare(c.name, c.a, c.b, c.measure, c.claimed, c.source, c.statement)  # its numbers and convergence
-            v = compare(c.name, self.values(c.a, c.measure), ref, claimed=c.claimed, paired=True, margin=shift,
-                        source=c.source, statement=c.statement, converged=v.converged,
-                        numbers=v.numbers)
+            v = compare(
+                c.name,
+                self.values(c.a, c.measure),
+                ref,
+                claimed=c.claimed,
+                paired=True,
+                margin=shift,
+                source=c.source,
+                statement=c.statement,
+                converged=v.converged,
+                numbers=v.numbers,
+            )
             flag, why = "", ""
             if c.measure not in informative:
                 informative[c.measure] = self.informative(c.measure)
@@ -476,8 +540,18 @@ class Seeded:
                 flag, why = "near-guaranteed", collapsed.get(c.b) or collapsed.get(c.a)
             arms = [changes.get((m, c.measure)) for m in (c.a, c.b)]
             done = None if None in arms or v.interval is None else settled(v.interval, arms)
-            verdicts.append(replace(v, family=c.family, margin=shift, margin_reason=c.margin.reason if c.margin else "",
-                                    flag=flag, flag_reason=why, settled=done, declared=c.declared))
+            verdicts.append(
+                replace(
+                    v,
+                    family=c.family,
+                    margin=shift,
+                    margin_reason=c.margin.reason if c.margin else "",
+                    flag=flag,
+                    flag_reason=why,
+                    settled=done,
+                    declared=c.declared,
+                )
+            )
         return adjust(verdicts)
 
 
@@ -508,13 +582,25 @@ def trend(values: Sequence[float], fraction: float = 0.2, horizon: float = 0.2) 
     if not (0 < fraction <= 1 and 0 < horizon <= 1):
         raise ValueError(f"need 0 < fraction <= 1 and 0 < horizon <= 1, got {fraction} and {horizon}")
     if len(v) < 3:
-        return {"epochs": len(v), "window": len(v), "slope": math.nan, "slope_se": math.nan,
-                "horizon_epochs": horizon * len(v), "change": math.inf}
+        return {
+            "epochs": len(v),
+            "window": len(v),
+            "slope": math.nan,
+            "slope_se": math.nan,
+            "horizon_epochs": horizon * len(v),
+            "change": math.inf,
+        }
     window = min(len(v), max(3, math.ceil(fraction * len(v))))
     fit = stats.linregress(np.arange(window, dtype=float), v[-window:])
     horizon_epochs = horizon * len(v)
-    return {"epochs": len(v), "window": window, "slope": float(fit.slope), "slope_se": float(fit.stderr),
-            "horizon_epochs": horizon_epochs, "change": (abs(fit.slope) + 1.96 * fit.stderr) * horizon_epochs}
+    return {
+        "epochs": len(v),
+        "window": window,
+        "slope": float(fit.slope),
+        "slope_se": float(fit.stderr),
+        "horizon_epochs": horizon_epochs,
+        "change": (abs(fit.slope) + 1.96 * fit.stderr) * horizon_epochs,
+    }
 
 
 def settled(interval: Sequence[float], changes: Sequence[float], margin: float = 0.0) -> bool:
@@ -573,8 +659,10 @@ def judged(results_dir) -> list[dict]:
             continue
         data, seeds = _data_and_seeds(record)
         chapter = _chapter_of(record["experiment"])
-        stored = [dict(v, chapter=chapter, results=path.name, data=data, profile=record.get("profile", "n/a"), seeds=seeds)
-                  for v in record["verdicts"]]
+        stored = [
+            dict(v, chapter=chapter, results=path.name, data=data, profile=record.get("profile", "n/a"), seeds=seeds)
+            for v in record["verdicts"]
+        ]
         rows += _adjusted_here(stored)
     return sorted(rows, key=lambda r: r["chapter"])
 
@@ -604,10 +692,36 @@ def _adjusted_here(rows: list[dict]) -> list[dict]:
     """
     if any(r.get("family") for r in rows):
         return rows
-    rebuilt = [Verdict(r["name"], r["state"], r["source"], "", r["claimed"], r.get("estimate"), None, r["test"], r["n"], None, "",
-                       p_value=p_from_interval(r), family="ours" if r["source"] == "ours" else "paper") for r in rows]
-    return [dict(r, family=v.family, p_value=v.p_value, p_adjusted=v.p_adjusted, raw_state=v.raw_state, state=v.state,
-                 adjusted_on_page=v.p_adjusted is not None) for r, v in zip(rows, adjust(rebuilt))]
+    rebuilt = [
+        Verdict(
+            r["name"],
+            r["state"],
+            r["source"],
+            "",
+            r["claimed"],
+            r.get("estimate"),
+            None,
+            r["test"],
+            r["n"],
+            None,
+            "",
+            p_value=p_from_interval(r),
+            family="ours" if r["source"] == "ours" else "paper",
+        )
+        for r in rows
+    ]
+    return [
+        dict(
+            r,
+            family=v.family,
+            p_value=v.p_value,
+            p_adjusted=v.p_adjusted,
+            raw_state=v.raw_state,
+            state=v.state,
+            adjusted_on_page=v.p_adjusted is not None,
+        )
+        for r, v in zip(rows, adjust(rebuilt))
+    ]
 
 
 def claims_page(results_dir) -> str:
@@ -628,8 +742,10 @@ def claims_page(results_dir) -> str:
         return "exact check" if r.get("test") == "exact" else "not adjusted"
 
     def table(source_rows: list[dict]) -> str:
-        lines = ["| claim | chapter | data, profile, seeds | state | estimate [95% interval] | decision | converged; settled |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| claim | chapter | data, profile, seeds | state | estimate [95% interval] | decision | converged; settled |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in source_rows:
             claim = cell(r["name"]) + (f" (*“{cell(r['statement'])}”*)" if r.get("statement") else "")
             if r.get("margin_reason"):
@@ -640,43 +756,50 @@ def claims_page(results_dir) -> str:
             estimate = "exact check" if lo is None else f"{r['estimate']:.3g} [{lo:.3g}, {hi:.3g}], {r['test']}, n = {r['n']}"
             number = int(r["chapter"][:2])
             trend = {True: "settled", False: "not settled"}.get(r.get("settled"), "not judged")
-            lines.append(f"| {claim} | [{number}]({r['chapter']}.ipynb) | {cell(r['data'])}; `{r['profile']}`; seeds {r['seeds']} | "
-                         f"**{shown(r)}** | {estimate} | {decision(r)} | {'yes' if r.get('converged') else 'no'}; {trend} |")
+            lines.append(
+                f"| {claim} | [{number}]({r['chapter']}.ipynb) | {cell(r['data'])}; `{r['profile']}`; seeds {r['seeds']} | "
+                f"**{shown(r)}** | {estimate} | {decision(r)} | {'yes' if r.get('converged') else 'no'}; {trend} |"
+            )
         return "\n".join(lines)
 
     theirs, ours = [r for r in rows if r["source"] != "ours"], [r for r in rows if r["source"] == "ours"]
-    counts = lambda rs: ", ".join(f"{sum(shown(r) == s for r in rs)} {s}"  # noqa: E731
-                                  for s in ("holds", "fails", "unresolved", "uninformative", "near-guaranteed") if any(shown(r) == s for r in rs))
-    return "\n".join([
-        "# The paper's claims, judged",
-        "",
-        "Every verdict the chapters store in `book/results/*.json`, in one place: made by",
-        "`wisetut.claims.claims_page` (`python tools/claims_page.py` writes this page; a test checks that it lists",
-        "every stored verdict and nothing else). A verdict **holds** or **fails** when the 95% interval of the",
-        "difference between the arms, over the seeds, lies on one side of zero (or of the claim's margin), and is",
-        "**unresolved** when the interval straddles it. Chapters that judge claims declared in the experiment",
-        "registry (`wisetut.runs`) before their runs make the decisions of each family (the sources' claims of a",
-        "chapter, and the book's own) Holm-adjusted, so that the chance of any wrong decision in the family stays",
-        "below 5%. For chapters stored before that, this page makes the same adjustment from each stored",
-        "interval (its p-value rebuilt from the estimate and the t interval; Welch's with the fewest degrees of",
-        "freedom it can have, which is conservative): \"decision\" says which, and the chapter's own page shows",
-        "its unadjusted state, given here as \"unadjusted\". A claim on a measure",
-        "that tells no two methods apart is **uninformative**, one against an arm whose posteriors collapsed is",
-        "**near-guaranteed**: neither is counted as support. \"Converged\" is the book's older rule (the held-out",
-        "error moved by less than 2% over the last fifth of the epochs); \"settled\" means that the trend of the",
-        "held-out curves, extrapolated over another fifth of training, could not move the verdict",
-        "(`wisetut.claims.trend`). Each chapter explains its measures and numbers.",
-        "",
-        f"## The sources' claims ({len(theirs)}: {counts(theirs)})",
-        "",
-        "What the paper (and, in chapters 6 and 8, the WAE slides and Bodin et al.) claims, as the chapters test it.",
-        "",
-        table(theirs),
-        "",
-        f"## The book's own hypotheses ({len(ours)}: {counts(ours)})",
-        "",
-        "What the chapters asked beyond the sources' claims: controls, explanations, checks of our own choices.",
-        "",
-        table(ours),
-        "",
-    ])
+    counts = lambda rs: ", ".join(
+        f"{sum(shown(r) == s for r in rs)} {s}"  # noqa: E731
+        for s in ("holds", "fails", "unresolved", "uninformative", "near-guaranteed")
+        if any(shown(r) == s for r in rs)
+    )
+    return "\n".join(
+        [
+            "# The paper's claims, judged",
+            "",
+            "Every verdict the chapters store in `book/results/*.json`, in one place: made by",
+            "`wisetut.claims.claims_page` (`python tools/claims_page.py` writes this page; a test checks that it lists",
+            "every stored verdict and nothing else). A verdict **holds** or **fails** when the 95% interval of the",
+            "difference between the arms, over the seeds, lies on one side of zero (or of the claim's margin), and is",
+            "**unresolved** when the interval straddles it. Chapters that judge claims declared in the experiment",
+            "registry (`wisetut.runs`) before their runs make the decisions of each family (the sources' claims of a",
+            "chapter, and the book's own) Holm-adjusted, so that the chance of any wrong decision in the family stays",
+            "below 5%. For chapters stored before that, this page makes the same adjustment from each stored",
+            "interval (its p-value rebuilt from the estimate and the t interval; Welch's with the fewest degrees of",
+            'freedom it can have, which is conservative): "decision" says which, and the chapter\'s own page shows',
+            'its unadjusted state, given here as "unadjusted". A claim on a measure',
+            "that tells no two methods apart is **uninformative**, one against an arm whose posteriors collapsed is",
+            '**near-guaranteed**: neither is counted as support. "Converged" is the book\'s older rule (the held-out',
+            'error moved by less than 2% over the last fifth of the epochs); "settled" means that the trend of the',
+            "held-out curves, extrapolated over another fifth of training, could not move the verdict",
+            "(`wisetut.claims.trend`). Each chapter explains its measures and numbers.",
+            "",
+            f"## The sources' claims ({len(theirs)}: {counts(theirs)})",
+            "",
+            "What the paper (and, in chapters 6 and 8, the WAE slides and Bodin et al.) claims, as the chapters test it.",
+            "",
+            table(theirs),
+            "",
+            f"## The book's own hypotheses ({len(ours)}: {counts(ours)})",
+            "",
+            "What the chapters asked beyond the sources' claims: controls, explanations, checks of our own choices.",
+            "",
+            table(ours),
+            "",
+        ]
+    )

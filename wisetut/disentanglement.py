@@ -36,7 +36,7 @@ the bias cancels in the gap, but not perfectly.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -89,8 +89,9 @@ def entropic_scores(p: np.ndarray) -> np.ndarray:
     return np.where(total > 0, 1.0 - h, 0.0)
 
 
-def importance_matrix(codes_fit, targets_fit, codes_test, targets_test, *, regressor: str = "lasso",
-                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def importance_matrix(
+    codes_fit, targets_fit, codes_test, targets_test, *, regressor: str = "lasso", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Fit one regressor per target column: (``R`` ``[D, T]``, held-out NRMSE per target ``[T]``)."""
     cf, ct = _standardise(_as_2d(codes_fit, "codes_fit"), _as_2d(codes_test, "codes_test"))
     tf, tt = _standardise(_as_2d(targets_fit, "targets_fit"), _as_2d(targets_test, "targets_test"))
@@ -104,8 +105,16 @@ def importance_matrix(codes_fit, targets_fit, codes_test, targets_test, *, regre
     return r, err
 
 
-def dci(codes_fit, targets_fit, codes_test, targets_test, *, groups: Sequence[Sequence[int]] | None = None,
-        regressor: str = "lasso", seed: int = 0) -> dict:
+def dci(
+    codes_fit,
+    targets_fit,
+    codes_test,
+    targets_test,
+    *,
+    groups: Sequence[Sequence[int]] | None = None,
+    regressor: str = "lasso",
+    seed: int = 0,
+) -> dict:
     """Disentanglement, completeness and informativeness of Eastwood & Williams (2018).
 
     Args:
@@ -156,7 +165,9 @@ def mig(codes, factors, *, bins: int = 20) -> dict:
 
     c, v = _as_2d(codes, "codes"), _as_2d(factors, "factors")
     if len(c) != len(v) or c.shape[1] < 2 or bins < 2:
-        raise ValueError(f"need as many codes as factors, at least 2 code columns and bins >= 2, got {c.shape}, {v.shape}, {bins}")
+        raise ValueError(
+            f"need as many codes as factors, at least 2 code columns and bins >= 2, got {c.shape}, {v.shape}, {bins}"
+        )
     cd, vd = _discretise(c, bins), _discretise(v, bins)
     mi = np.array([[mutual_info_score(cd[:, i], vd[:, j]) for j in range(v.shape[1])] for i in range(c.shape[1])])
     h = np.array([mutual_info_score(vd[:, j], vd[:, j]) for j in range(v.shape[1])])

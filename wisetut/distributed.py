@@ -43,9 +43,9 @@ from __future__ import annotations
 import os
 import socket
 import warnings
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable
 
 import torch
 import torch.distributed as dist
@@ -276,8 +276,12 @@ class GlobalBatchNorm3d(GlobalBatchNorm, nn.BatchNorm3d):
 
 
 # plain class -> its global form: the same module (parameters, buffers, state-dict keys), computed over the global batch
-_GLOBAL = {nn.BatchNorm1d: GlobalBatchNorm1d, nn.BatchNorm2d: GlobalBatchNorm2d, nn.BatchNorm3d: GlobalBatchNorm3d,
-           nn.Dropout: GlobalDropout}
+_GLOBAL = {
+    nn.BatchNorm1d: GlobalBatchNorm1d,
+    nn.BatchNorm2d: GlobalBatchNorm2d,
+    nn.BatchNorm3d: GlobalBatchNorm3d,
+    nn.Dropout: GlobalDropout,
+}
 _PLAIN = {g: cls for cls, g in _GLOBAL.items()}
 
 
@@ -319,8 +323,9 @@ def _free_port() -> int:
 
 
 def _run_rank(rank: int, fn, world_size: int, port: int, args: tuple) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world_size))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size)
+    )
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
     try:

@@ -42,16 +42,29 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from wisetut import checkpoints, distributed
-from wisetut.checks import check_count
 from wisetut.checkpoints import CheckpointError, module_structure, tensor_digest
+from wisetut.checks import check_count
+from wisetut.data.images import as_float_batch
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
-from wisetut.data.images import as_float_batch
 from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.outputs import pick_device
 from wisetut.schedule import lr_factor, schedule_key
 
-__all__ = ["train", "train_step", "step_metrics", "make_adam", "reuse_freed_memory", "evaluate", "objective", "regulariser_pull", "check_data", "TrainResult", "History", "CheckpointError"]
+__all__ = [
+    "train",
+    "train_step",
+    "step_metrics",
+    "make_adam",
+    "reuse_freed_memory",
+    "evaluate",
+    "objective",
+    "regulariser_pull",
+    "check_data",
+    "TrainResult",
+    "History",
+    "CheckpointError",
+]
 
 # On a CPU every run trains with one intra-op thread, however it is launched (in a notebook, in a pool of
 # worker processes, from the command line): float sums then happen in one order, so the same run gives the
@@ -89,7 +102,7 @@ class History:
         return {"train": self.train, "test": self.test, "seconds": self.seconds}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls({k: list(v) for k, v in d["train"].items()}, {k: list(v) for k, v in d["test"].items()}, list(d["seconds"]))
 
 
@@ -159,7 +172,15 @@ def _optimizer_settings(opt: torch.optim.Optimizer) -> str:
     return f"{type(opt).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(settings.items()))})"
 
 
-_CHECKPOINT_KEYS = {"format": int, "fingerprint": dict, "epoch": int, "model": dict, "method": dict, "optimizers": dict, "history": dict}
+_CHECKPOINT_KEYS = {
+    "format": int,
+    "fingerprint": dict,
+    "epoch": int,
+    "model": dict,
+    "method": dict,
+    "optimizers": dict,
+    "history": dict,
+}
 
 
 def _load_checkpoint(path: Path, fingerprint: dict, epochs: int, model, method, optimizers: dict, device) -> tuple[History, int]:
@@ -190,14 +211,15 @@ def _load_checkpoint(path: Path, fingerprint: dict, epochs: int, model, method, 
     epoch = ckpt["epoch"]
     if epoch > epochs:
         raise CheckpointError(
-            f"checkpoint {path} holds {epoch} epochs, more than the {epochs} asked for. {keep} "
-            "Ask for at least as many epochs."
+            f"checkpoint {path} holds {epoch} epochs, more than the {epochs} asked for. {keep} Ask for at least as many epochs."
         )
     try:
         history = History.from_dict(ckpt["history"])
         if history.epochs != epoch or set(ckpt["optimizers"]) != set(optimizers):
-            raise ValueError(f"{history.epochs} epochs of history and optimisers {sorted(ckpt['optimizers'])} "
-                             f"for epoch {epoch} and groups {sorted(optimizers)}")
+            raise ValueError(
+                f"{history.epochs} epochs of history and optimisers {sorted(ckpt['optimizers'])} "
+                f"for epoch {epoch} and groups {sorted(optimizers)}"
+            )
         # a trial load into copies (one deepcopy keeps the optimisers pointing at the copied parameters)
         trial = copy.deepcopy({"model": model, "method": method, "optimizers": optimizers})
         _load_states(trial["model"], trial["method"], trial["optimizers"], ckpt)
@@ -335,10 +357,17 @@ def regulariser_pull(model: AutoEncoder, method: Method, x: Tensor, batch_size: 
             recon = f.recon.mean()
             penalty = method.losses(f)["model"] - recon
             l2_cost = 0.05 * (model.mean_output(f.out) - xb).square().flatten(1).sum(1).mean()
-            norms = [torch.linalg.vector_norm(torch.cat([g.flatten() for g in torch.autograd.grad(t, params, retain_graph=True)]))
-                     for t in (penalty, recon, l2_cost)]
-            values = {"penalty": penalty.item(), "recon": recon.item(), "grad_penalty": norms[0].item(),
-                      "grad_recon": norms[1].item(), "grad_l2_cost": norms[2].item()}
+            norms = [
+                torch.linalg.vector_norm(torch.cat([g.flatten() for g in torch.autograd.grad(t, params, retain_graph=True)]))
+                for t in (penalty, recon, l2_cost)
+            ]
+            values = {
+                "penalty": penalty.item(),
+                "recon": recon.item(),
+                "grad_penalty": norms[0].item(),
+                "grad_recon": norms[1].item(),
+                "grad_l2_cost": norms[2].item(),
+            }
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
@@ -394,8 +423,7 @@ def make_adam(params, **settings) -> torch.optim.Adam:
     return torch.optim.Adam(params, **settings)
 
 
-def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict, groups: dict,
-               autocast=nullcontext) -> Tensor:
+def train_step(model: AutoEncoder, method: Method, xb: Tensor, optimizers: dict, groups: dict, autocast=nullcontext) -> Tensor:
     """One optimiser step of every parameter group on the batch ``xb`` (Appendix C's inner loop).
 
     The forward pass, the method's losses, one backward per group, then every group's Adam step:
@@ -508,8 +536,23 @@ def train(
         if ckpt_path is not None and shard.is_main:  # one writer per checkpoint; another one waits here
             held.enter_context(checkpoints.exclusive(ckpt_path, say=tqdm.write))
         distributed.barrier()  # the other processes read the checkpoint only once rank 0 holds it
-        return _train(model, method, train_x, test_x, epochs, batch_size, lr, seed, ckpt_path, shard, device,
-                      amp, progress and shard.is_main, desc, on_step)
+        return _train(
+            model,
+            method,
+            train_x,
+            test_x,
+            epochs,
+            batch_size,
+            lr,
+            seed,
+            ckpt_path,
+            shard,
+            device,
+            amp,
+            progress and shard.is_main,
+            desc,
+            on_step,
+        )
 
 
 @contextmanager
@@ -523,8 +566,9 @@ def _threads(n: int):
         torch.set_num_threads(before)
 
 
-def _train(model, method, train_x, test_x, epochs, batch_size, lr, seed, ckpt_path, shard, device, amp, progress,
-           desc, on_step) -> TrainResult:
+def _train(
+    model, method, train_x, test_x, epochs, batch_size, lr, seed, ckpt_path, shard, device, amp, progress, desc, on_step
+) -> TrainResult:
     """:func:`train` once its arguments are checked and the checkpoint is this process's to write."""
     if ckpt_path is not None and shard.is_main and not ckpt_path.exists():
         checkpoints.check_writable(ckpt_path)  # now, not after the first epoch; only the process that writes it
@@ -545,8 +589,10 @@ def _train(model, method, train_x, test_x, epochs, batch_size, lr, seed, ckpt_pa
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
     n_batches = len(train_x) // batch_size
     if start_epoch == epochs and progress:
-        print(f"{desc or method.name}: loaded the finished checkpoint {_shown(ckpt_path)} "
-              f"({epochs} epochs, trained in {sum(history.seconds):.0f} s)")
+        print(
+            f"{desc or method.name}: loaded the finished checkpoint {_shown(ckpt_path)} "
+            f"({epochs} epochs, trained in {sum(history.seconds):.0f} s)"
+        )
     bar = tqdm(
         total=epochs * n_batches,
         initial=start_epoch * n_batches,

@@ -207,9 +207,17 @@ def form_difference(mu: Tensor, logvar: Tensor, per_component: int = 256, seed: 
     mean_kl = aevb_kl(mu, logvar).mean().item()
     mi, mi_se = mc_mutual_information(mu, logvar, per_component=per_component, generator=g)
     ub = wise_kl(mu, logvar).item()
-    return {"mean_kl": mean_kl, "mutual_information": mi, "mutual_information_se": mi_se,
-            "aggregate_kl": mean_kl - mi, "wise_kl": ub, "jensen_gap": ub - (mean_kl - mi),
-            "difference": (mean_kl - ub) / m, "bound": math.log(m) / m, "batch_size": m}
+    return {
+        "mean_kl": mean_kl,
+        "mutual_information": mi,
+        "mutual_information_se": mi_se,
+        "aggregate_kl": mean_kl - mi,
+        "wise_kl": ub,
+        "jensen_gap": ub - (mean_kl - mi),
+        "difference": (mean_kl - ub) / m,
+        "bound": math.log(m) / m,
+        "batch_size": m,
+    }
 
 
 def mc_aggregate_kl_reparam(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:

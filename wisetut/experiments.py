@@ -12,9 +12,9 @@ import math
 import multiprocessing
 import pickle
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -82,20 +82,33 @@ def train_methods(
     amp = device.type == "cuda" if amp is None else amp
     profile = settings.profile or None  # settings_for(..., "standard") names its runs "-standard-" under any profile
     if seeds is None:
-        jobs = {name: (method, int(seed), checkpoint_path(experiment, name, profile=profile))
-                for name, method in methods.items()}
+        jobs = {name: (method, int(seed), checkpoint_path(experiment, name, profile=profile)) for name, method in methods.items()}
     else:
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
             raise ValueError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds}")
-        jobs = {(name, s): (copy.deepcopy(method), s, checkpoint_path(experiment, name, s, profile))
-                for name, method in methods.items() for s in seeds}
+        jobs = {
+            (name, s): (copy.deepcopy(method), s, checkpoint_path(experiment, name, s, profile))
+            for name, method in methods.items()
+            for s in seeds
+        }
     todo = {key: job for key, job in jobs.items() if not _finished(job[2], settings.epochs)}
     if workers > 1 and device.type == "cpu" and len(todo) > 1 and not distributed.current().distributed:
         _train_in_processes(model_fn, todo, train_x, test_x, settings, workers, progress, experiment)
     runs = {
-        key: _train_seeded(model_fn, method, train_x, test_x, settings, s, path, device=device, amp=amp,
-                           progress=progress, desc=f"{experiment}: {_label(key)}")
+        key: _train_seeded(
+            model_fn,
+            method,
+            train_x,
+            test_x,
+            settings,
+            s,
+            path,
+            device=device,
+            amp=amp,
+            progress=progress,
+            desc=f"{experiment}: {_label(key)}",
+        )
         for key, (method, s, path) in jobs.items()
     }
     if seeds is None:
@@ -127,8 +140,18 @@ def _train_seeded(model_fn, method, train_x, test_x, settings, seed, path, **kwa
     model = model_fn(settings.latent_dim)
     if hasattr(method, "reset_parameters"):
         method.reset_parameters()
-    return train(model, method, train_x, test_x, epochs=settings.epochs,
-                 batch_size=settings.batch_size, lr=settings.lr, seed=seed, checkpoint=path, **kwargs)
+    return train(
+        model,
+        method,
+        train_x,
+        test_x,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        seed=seed,
+        checkpoint=path,
+        **kwargs,
+    )
 
 
 _STEPS = None  # in a worker process: the shared array of steps done per run (see _train_in_processes)
@@ -168,10 +191,16 @@ def _train_in_processes(model_fn, jobs, train_x, test_x, settings, workers, prog
     steps = ctx.Array("q", len(jobs), lock=False)  # shared memory: each worker writes its own slot
     failed = None
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_share_steps, initargs=(steps,)) as pool:
-        futures = {pool.submit(_train_one, model_fn, slot, method, train_x, test_x, settings, s, path): key
-                   for slot, (key, (method, s, path)) in enumerate(jobs.items())}
-        with tqdm(total=per_run * len(jobs), desc=f"{experiment}: {len(jobs)} runs, {workers} processes",
-                  unit="step", disable=not progress) as bar:
+        futures = {
+            pool.submit(_train_one, model_fn, slot, method, train_x, test_x, settings, s, path): key
+            for slot, (key, (method, s, path)) in enumerate(jobs.items())
+        }
+        with tqdm(
+            total=per_run * len(jobs),
+            desc=f"{experiment}: {len(jobs)} runs, {workers} processes",
+            unit="step",
+            disable=not progress,
+        ) as bar:
             while not all(f.done() for f in futures):
                 time.sleep(1.0)
                 bar.n = sum(per_run if f.done() else steps[slot] for slot, f in enumerate(futures))
@@ -179,8 +208,10 @@ def _train_in_processes(model_fn, jobs, train_x, test_x, settings, workers, prog
                 for f, key in futures.items():
                     if failed is None and f.done() and f.exception() is not None:
                         failed = f
-                        tqdm.write(f"{experiment}: {_label(key)} failed ({type(f.exception()).__name__}: {f.exception()}); "
-                                   "runs not yet started are cancelled, running ones finish")
+                        tqdm.write(
+                            f"{experiment}: {_label(key)} failed ({type(f.exception()).__name__}: {f.exception()}); "
+                            "runs not yet started are cancelled, running ones finish"
+                        )
                         for g in futures:
                             g.cancel()
     if failed is not None:
@@ -197,8 +228,13 @@ def seed_summary(per_seed: dict[int, dict]) -> dict:
     if not per_seed:
         raise ValueError("need at least one seed")
     first = next(iter(per_seed.values()))
-    numeric = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-               and all(isinstance(e.get(k), (int, float)) for e in per_seed.values())]
+    numeric = [
+        k
+        for k, v in first.items()
+        if isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and all(isinstance(e.get(k), (int, float)) for e in per_seed.values())
+    ]
     out, ci = {}, {}
     for k in numeric:
         mean, lo, hi = mean_interval([e[k] for e in per_seed.values()])
@@ -219,8 +255,10 @@ def results_record(experiment: str, settings: Settings, data: dict, runs: dict) 
     settings' ``knobs`` are stored beside the training settings.
     """
     by_seed = {name: r for name, r in runs.items() if isinstance(r, dict)}  # the seeds=[...] form
-    methods = {name: seed_summary({s: run.summary() for s, run in by_seed[name].items()}) if name in by_seed else r.summary()
-               for name, r in runs.items()}
+    methods = {
+        name: seed_summary({s: run.summary() for s, run in by_seed[name].items()}) if name in by_seed else r.summary()
+        for name, r in runs.items()
+    }
     devices = {describe_device(run.device) for r in runs.values() for run in (r.values() if isinstance(r, dict) else [r])}
     seeds = sorted({s for r in by_seed.values() for s in r})
     return {
@@ -230,7 +268,9 @@ def results_record(experiment: str, settings: Settings, data: dict, runs: dict) 
         "torch": torch.__version__,
         "data": data,
         "settings": {k: getattr(settings, k) for k in ("epochs", "batch_size", "latent_dim", "lr")}
-        | {"lr_schedule": describe_schedule(settings.lr)} | dict(settings.knobs) | ({"seeds": seeds} if seeds else {}),
+        | {"lr_schedule": describe_schedule(settings.lr)}
+        | dict(settings.knobs)
+        | ({"seeds": seeds} if seeds else {}),
         "methods": methods,
     }
 

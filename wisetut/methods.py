@@ -49,7 +49,7 @@ class Forward:
     recon: Tensor  # [M], -log p(x_i|z_i) up to a constant
 
     @classmethod
-    def run(cls, model: AutoEncoder, x: Tensor, generator: torch.Generator | None = None) -> "Forward":
+    def run(cls, model: AutoEncoder, x: Tensor, generator: torch.Generator | None = None) -> Forward:
         """Encode, draw ``z ~ q(z|x)`` (from ``generator``, else the global RNG), decode.
 
         In a step of a run over several processes, ``eps`` is this process's rows of the global
@@ -105,9 +105,11 @@ class Method(nn.Module):
             if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in self.NOT_HPARAMS:
                 continue
             if not hasattr(self, name):
-                raise AttributeError(f"{type(self).__name__} keeps no attribute {name!r} for its constructor argument of "
-                                     "that name: store it under that name, list it in NOT_HPARAMS (what the module's "
-                                     "weights already fix, or a setting that changes no training), or override hparams()")
+                raise AttributeError(
+                    f"{type(self).__name__} keeps no attribute {name!r} for its constructor argument of "
+                    "that name: store it under that name, list it in NOT_HPARAMS (what the module's "
+                    "weights already fix, or a setting that changes no training), or override hparams()"
+                )
             value = getattr(self, name)
             if value is None and name in self.HPARAMS_IF_SET:
                 continue
@@ -200,7 +202,9 @@ class WiSE(Method):
         if not kl_weight >= 0:
             raise ValueError(f"kl_weight must be non-negative, got {kl_weight}")
         self.kl_weight = float(kl_weight)
-        self.logvar_floor = check_logvar_floor(logvar_floor)  # in hparams() only when set, so runs without it keep their checkpoints
+        self.logvar_floor = check_logvar_floor(
+            logvar_floor
+        )  # in hparams() only when set, so runs without it keep their checkpoints
 
     def losses(self, f: Forward) -> dict[str, Tensor]:
         """``logvar_floor`` (off by default) floors the log-variances *in the KL term only*.
@@ -217,7 +221,6 @@ class WiSE(Method):
         mu, logvar = distributed.coupled(f.mu), distributed.coupled(logvar)
         m = mu.shape[0]
         return {"model": (f.recon.sum() * (m / f.x.shape[0]) + self.kl_weight * wise_kl(mu, logvar)) / m}
-
 
 
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -283,7 +286,7 @@ def _imq_sum(a: Tensor, b: Tensor, cs: list[float], block: int) -> Tensor:
     in_place = not (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad))
     total = a.new_zeros(())
     for start in range(0, len(a), rows_at_once):
-        d2 = torch.cdist(a[start:start + rows_at_once], b).square()
+        d2 = torch.cdist(a[start : start + rows_at_once], b).square()
         if in_place:
             k, term = torch.zeros_like(d2), torch.empty_like(d2)
             for c in cs:
@@ -316,7 +319,6 @@ class _WAE(Method):
 
     def configure_model(self, model: AutoEncoder) -> None:
         model.fixed_logvar = self.POINT_LOGVAR if self.deterministic else None
-
 
 
 class WAEMMD(_WAE):
@@ -420,7 +422,6 @@ class WAEGAN(_WAE):
             "model": f.recon.mean() + self.lam * bce(logit_q, ones),
             "adversary": self.lam * (bce(logit_p, ones) + bce(logit_q, zeros)),
         }
-
 
 
 # The five objectives of this module. Two more methods live with the ideas they belong to:

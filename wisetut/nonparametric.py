@@ -45,7 +45,9 @@ def _check_points(x: Tensor, name: str) -> None:
         raise ValueError(f"{name} must be a float tensor of locations [N, x_dim], got {shape}")
 
 
-def kernel_weights(x: Tensor, log_sigma: Tensor | float, log_lengthscale: Tensor | float, reference: Tensor | None = None) -> Tensor:
+def kernel_weights(
+    x: Tensor, log_sigma: Tensor | float, log_lengthscale: Tensor | float, reference: Tensor | None = None
+) -> Tensor:
     """Bodin et al.'s Eq. 6: squared-exponential weights, diagonal removed, rows normalised.
 
     ``W_ij = sigma^2 exp(-||x_i - x_j||^2 / (2 l^2))``, then ``W_ii = 0`` and each row divided by its
@@ -215,7 +217,7 @@ class XSpace:
 
     @classmethod
     @torch.no_grad()
-    def build(cls, model: AutoEncoder, method: NonparametricVAE, y_ref: Tensor, batch_size: int = 1024) -> "XSpace":
+    def build(cls, model: AutoEncoder, method: NonparametricVAE, y_ref: Tensor, batch_size: int = 1024) -> XSpace:
         """Locate and encode the reference digits ``y_ref`` (evaluation mode)."""
         from wisetut.latent import encode_all
 
@@ -228,8 +230,9 @@ class XSpace:
         """``z~(x)`` ``[N, latent]`` for locations ``x`` ``[N, x_dim]`` (on the CPU)."""
         _check_points(x, "x")
         m = self.method
+        log_sigma, log_lengthscale = m.log_sigma.detach().cpu(), m.log_lengthscale.detach().cpu()
         return torch.cat([
-            kernel_weights(x[s : s + batch_size].float(), m.log_sigma.detach().cpu(), m.log_lengthscale.detach().cpu(), self.x_ref) @ self.z_ref
+            kernel_weights(x[s : s + batch_size].float(), log_sigma, log_lengthscale, self.x_ref) @ self.z_ref
             for s in range(0, len(x), batch_size)
         ])  # fmt: skip
 

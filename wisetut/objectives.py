@@ -78,8 +78,7 @@ def check_posterior(mu: Tensor, logvar: Tensor, name: str = "", *, finite: bool 
         check_samples(label, t, shape="[batch, latent]", finite=False)
     if mu.shape != logvar.shape:
         raise ValueError(
-            f"mu{name} and logvar{name} must have the same shape [batch, latent], "
-            f"got {tuple(mu.shape)} and {tuple(logvar.shape)}"
+            f"mu{name} and logvar{name} must have the same shape [batch, latent], got {tuple(mu.shape)} and {tuple(logvar.shape)}"
         )
     if mu.device != logvar.device:
         raise ValueError(f"mu{name} and logvar{name} must be on one device, got {mu.device} and {logvar.device}")
@@ -244,8 +243,9 @@ class _SavesInputs(torch.autograd.Function):
     @classmethod
     def vmap(cls, info, in_dims, *args):  # torch.func calls it as Function.vmap(info, in_dims, *args)
         args = [a if d is None else a.movedim(d, 0) for a, d in zip(args, in_dims)]
-        return torch.stack([cls.apply(*(a if d is None else a[k] for a, d in zip(args, in_dims)))
-                            for k in range(info.batch_size)]), 0
+        return torch.stack(
+            [cls.apply(*(a if d is None else a[k] for a, d in zip(args, in_dims))) for k in range(info.batch_size)]
+        ), 0
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:

@@ -2,7 +2,8 @@
 
 Every number and figure in the book says which profile, data and device produced it:
 :func:`run_record` is that record, :func:`save_results` writes ``results/<experiment>.json``
-(the schema every chapter's results file shares: experiment, profile, device, data, settings, methods, verdicts) and :func:`save_figure` writes
+(the schema every chapter's results file shares: experiment, profile, device, data, settings, methods,
+verdicts) and :func:`save_figure` writes
 ``figures/<name>.png``.
 
 Chapters run with the book folder as working directory, so by default these land in
@@ -47,10 +48,14 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if picked.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise ValueError(f"device {device!r} asked for, but this machine has no CUDA GPU that torch can use: "
-                             "use 'cpu', or leave the device out")
+            raise ValueError(
+                f"device {device!r} asked for, but this machine has no CUDA GPU that torch can use: "
+                "use 'cpu', or leave the device out"
+            )
         if picked.index is not None and picked.index >= count:
-            raise ValueError(f"device {device!r} asked for, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})")
+            raise ValueError(
+                f"device {device!r} asked for, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})"
+            )
     return picked
 
 

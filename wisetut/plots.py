@@ -18,7 +18,7 @@ owns (so a chapter composes its own figure) or return a string or an array; none
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -29,8 +29,17 @@ from torchvision.utils import make_grid
 
 from wisetut.synthetic import two_posterior_terms
 
-__all__ = ["markdown_table", "convergence_table", "training_curves", "image_grid", "posterior_ellipses", "graphical_model",
-           "two_posteriors", "prior_terms_curves", "explore_two_posteriors"]
+__all__ = [
+    "markdown_table",
+    "convergence_table",
+    "training_curves",
+    "image_grid",
+    "posterior_ellipses",
+    "graphical_model",
+    "two_posteriors",
+    "prior_terms_curves",
+    "explore_two_posteriors",
+]
 
 
 def _cell(v, fmt: str) -> str:
@@ -66,13 +75,22 @@ def convergence_table(conv: Mapping[str, Mapping], curve: str = "held-out value"
     Columns: the run, its epochs, the relative change of ``curve`` over the last window, and
     whether the book's criterion was met.
     """
-    rows = [(name, c["epochs"], f"{100 * c['relative_change']:.2f}% over {c['window']} epochs", c["met"])
-            for name, c in conv.items()]
+    rows = [
+        (name, c["epochs"], f"{100 * c['relative_change']:.2f}% over {c['window']} epochs", c["met"]) for name, c in conv.items()
+    ]
     return markdown_table(["run", "epochs", f"change of the {curve}", "converged"], rows)
 
 
-def training_curves(ax, curves: Mapping[str, Sequence[float]], *, ylabel: str, window: int | None = None,
-                    log: bool = False, colors: Mapping[str, str] | None = None, legend: bool = True) -> None:
+def training_curves(
+    ax,
+    curves: Mapping[str, Sequence[float]],
+    *,
+    ylabel: str,
+    window: int | None = None,
+    log: bool = False,
+    colors: Mapping[str, str] | None = None,
+    legend: bool = True,
+) -> None:
     """Per-epoch curves, one line per run, with the convergence window shaded (chapter 4 on).
 
     ``window`` is the number of final epochs the criterion compares over (the ``window`` of
@@ -94,8 +112,9 @@ def training_curves(ax, curves: Mapping[str, Sequence[float]], *, ylabel: str, w
         ax.legend(fontsize="small")
 
 
-def image_grid(images: Tensor, nrow: int, *, shape: Sequence[int] | None = None, padding: int = 0,
-               pad_value: float = 0.0) -> np.ndarray:
+def image_grid(
+    images: Tensor, nrow: int, *, shape: Sequence[int] | None = None, padding: int = 0, pad_value: float = 0.0
+) -> np.ndarray:
     """Images tiled into one array for ``imshow`` (chapter 5 on), via :func:`torchvision.utils.make_grid`.
 
     Args:
@@ -134,9 +153,15 @@ def posterior_ellipses(ax, mu, sd, *, n_sd: float = 2.0, **style) -> None:
 EDGE_STYLES = {"generative": {"ls": "-", "color": "black"}, "inference": {"ls": "--", "color": "tab:red"}}
 
 
-def graphical_model(ax, nodes: Mapping[str, tuple], edges: Sequence[tuple[str, str, str]],
-                    plates: Sequence[tuple[tuple[float, float, float, float], str]] = (), *, r: float = 0.32,
-                    rad: float = 0.0) -> None:
+def graphical_model(
+    ax,
+    nodes: Mapping[str, tuple],
+    edges: Sequence[tuple[str, str, str]],
+    plates: Sequence[tuple[tuple[float, float, float, float], str]] = (),
+    *,
+    r: float = 0.32,
+    rad: float = 0.0,
+) -> None:
     """Draw a directed graphical model in data coordinates (chapter 1's redrawn Fig. 2).
 
     Args:
@@ -157,14 +182,24 @@ def graphical_model(ax, nodes: Mapping[str, tuple], edges: Sequence[tuple[str, s
         ax.text(x, y, label, ha="center", va="center", fontsize=14, zorder=3)
     for a, b, kind in edges:
         if a not in nodes or b not in nodes or kind not in EDGE_STYLES:
-            raise ValueError(f"edge ({a!r}, {b!r}, {kind!r}): expected two of the nodes {sorted(nodes)} and a kind "
-                             f"in {sorted(EDGE_STYLES)}")
+            raise ValueError(
+                f"edge ({a!r}, {b!r}, {kind!r}): expected two of the nodes {sorted(nodes)} and a kind in {sorted(EDGE_STYLES)}"
+            )
         (x0, y0), (x1, y1) = nodes[a][0], nodes[b][0]
         length = math.hypot(x1 - x0, y1 - y0)
         ux, uy = (x1 - x0) / length, (y1 - y0) / length
-        ax.add_patch(FancyArrowPatch((x0 + r * ux, y0 + r * uy), (x1 - r * ux, y1 - r * uy), arrowstyle="-|>",
-                                     mutation_scale=16, lw=1.4, connectionstyle=f"arc3,rad={rad}", zorder=1,
-                                     **EDGE_STYLES[kind]))
+        ax.add_patch(
+            FancyArrowPatch(
+                (x0 + r * ux, y0 + r * uy),
+                (x1 - r * ux, y1 - r * uy),
+                arrowstyle="-|>",
+                mutation_scale=16,
+                lw=1.4,
+                connectionstyle=f"arc3,rad={rad}",
+                zorder=1,
+                **EDGE_STYLES[kind],
+            )
+        )
 
 
 Z_GRID = np.linspace(-4.5, 4.5, 1801)  # where chapter 3 draws its 1-D densities
@@ -184,17 +219,30 @@ def two_posteriors(ax, means: Sequence[float], var: float, title: str) -> None:
     for i, qi in enumerate(q):
         ax.plot(Z_GRID, qi, "--", color="tab:red", lw=1.5, label="posteriors $q(z|x^{(i)})$" if i == 0 else None)
     k = two_posterior_terms(means, var)
-    ax.text(0.02, 0.97, f"variance {var:.3g}\nAEVB (sum): {k['aevb_sum']:.3f}\nWiSE true KL: {k['true']:.3f}\n"
-            f"WiSE Eq. 21: {k['bound']:.3f}", transform=ax.transAxes, va="top", fontsize=8.5, family="monospace",
-            bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
+    ax.text(
+        0.02,
+        0.97,
+        f"variance {var:.3g}\nAEVB (sum): {k['aevb_sum']:.3f}\nWiSE true KL: {k['true']:.3f}\nWiSE Eq. 21: {k['bound']:.3f}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=8.5,
+        family="monospace",
+        bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9),
+    )
     ax.set_ylim(0, max(1.6 * max(qi.max() for qi in q), 0.6))  # head-room for the text box
     ax.set_xlabel("$z$")
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=10)
 
 
-def prior_terms_curves(ax, variances: Sequence[float], curves: Mapping[str, Sequence[float]], means: Sequence[float],
-                       marks: Sequence[tuple[float, str, str, str]], title: str) -> None:
+def prior_terms_curves(
+    ax,
+    variances: Sequence[float],
+    curves: Mapping[str, Sequence[float]],
+    means: Sequence[float],
+    marks: Sequence[tuple[float, str, str, str]],
+    title: str,
+) -> None:
     """Fig. 4 (d): the prior terms of two 1-D posteriors against their shared variance (chapter 3).
 
     ``curves`` maps each of :data:`wisetut.synthetic.TERMS` to its values at ``variances``; ``marks``
@@ -231,7 +279,9 @@ def explore_two_posteriors(variance: float = 0.5, mean_1: float = -1.0, mean_2: 
         fig.tight_layout()
         plt.show()
 
-    return interact(show,
-                    variance=FloatLogSlider(value=variance, base=10, min=-3, max=2, step=0.02, description="variance"),
-                    mean_1=FloatSlider(value=mean_1, min=-3.0, max=3.0, step=0.05, description="mean 1"),
-                    mean_2=FloatSlider(value=mean_2, min=-3.0, max=3.0, step=0.05, description="mean 2"))
+    return interact(
+        show,
+        variance=FloatLogSlider(value=variance, base=10, min=-3, max=2, step=0.02, description="variance"),
+        mean_1=FloatSlider(value=mean_1, min=-3.0, max=3.0, step=0.05, description="mean 1"),
+        mean_2=FloatSlider(value=mean_2, min=-3.0, max=3.0, step=0.05, description="mean 2"),
+    )

@@ -14,8 +14,9 @@ profile changes. A number made under ``quick`` or ``standard`` is never the pape
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -54,8 +55,9 @@ class Settings:
 # Appendix D: sine (D.1) batch 64, 50 epochs, Adam 5e-4, latent 4, 200,000 waves (Section 5);
 # MNIST (D.2) batch 64, 30 epochs, Adam 1e-3, latent 2, 60,000 + 10,000 digits.
 _SINE_QUICK = Settings(n_train=1_024, n_test=256, epochs=2, batch_size=64, latent_dim=4, lr=5e-4)
-_SINE_STANDARD = Settings(n_train=20_000, n_test=5_000, epochs=50, batch_size=64, latent_dim=4,
-                          lr=StepLR(5e-4, milestones=(30, 40), gamma=0.2))
+_SINE_STANDARD = Settings(
+    n_train=20_000, n_test=5_000, epochs=50, batch_size=64, latent_dim=4, lr=StepLR(5e-4, milestones=(30, 40), gamma=0.2)
+)
 _SINE_PAPER = Settings(n_train=190_000, n_test=10_000, epochs=50, batch_size=64, latent_dim=4, lr=5e-4)
 # Chapters 10 and 11's longer sine runs: 100 epochs, x0.2 at epochs 60 and 75, so that the convergence
 # window (the last 20 epochs) lies wholly at the final rate
@@ -77,8 +79,10 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     },
     # Chapter 4's annealed runs beside the paper's constant rate ("ours"): the standard schedule at each
     # profile's size (standard already anneals, so the chapter trains these only where the rate is constant).
-    "sine_annealed": {p: replace(s, lr=_SINE_STANDARD.lr)
-                      for p, s in (("quick", _SINE_QUICK), ("standard", _SINE_STANDARD), ("paper", _SINE_PAPER))},
+    "sine_annealed": {
+        p: replace(s, lr=_SINE_STANDARD.lr)
+        for p, s in (("quick", _SINE_QUICK), ("standard", _SINE_STANDARD), ("paper", _SINE_PAPER))
+    },
     "mnist": _MNIST_2D,
     # The WAE paper's MNIST setting (official code, config_mnist; chapter 6): latent 8, batch 100,
     # 100 epochs, Adam 1e-3; 60,000 + 10,000 digits. standard: all of MNIST as well, for 10 epochs
@@ -87,19 +91,25 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     # knobs: the digit classifier whose features give chapter 6's Fréchet distances trains 8 epochs
     # (1 in quick) on the training digits.
     "wae": {
-        "quick": Settings(n_train=1_000, n_test=500, epochs=2, batch_size=100, latent_dim=8, lr=1e-3,
-                          knobs={"classifier_epochs": 1}),
-        "standard": Settings(n_train=60_000, n_test=10_000, epochs=10, batch_size=100, latent_dim=8, lr=1e-3,
-                             knobs={"classifier_epochs": 8}),
-        "paper": Settings(n_train=60_000, n_test=10_000, epochs=100, batch_size=100, latent_dim=8, lr=1e-3,
-                          knobs={"classifier_epochs": 8}),
+        "quick": Settings(
+            n_train=1_000, n_test=500, epochs=2, batch_size=100, latent_dim=8, lr=1e-3, knobs={"classifier_epochs": 1}
+        ),
+        "standard": Settings(
+            n_train=60_000, n_test=10_000, epochs=10, batch_size=100, latent_dim=8, lr=1e-3, knobs={"classifier_epochs": 8}
+        ),
+        "paper": Settings(
+            n_train=60_000, n_test=10_000, epochs=100, batch_size=100, latent_dim=8, lr=1e-3, knobs={"classifier_epochs": 8}
+        ),
     },
     # The paper's future work (chapter 11): Eq. 15, 16, 17 and the true KL, three seeds each; sine waves:
     # half of chapter 10's sine waves (the M^2 terms cost more per step) on chapter 10's schedule (100 epochs,
     # x0.2 at 60 and 75: at a constant 5e-4 for 40 epochs the runs still moved by 8-20%), in paper as well
     # (as chapter 10's controls: at 190,000 waves, 12 runs would take most of a day of a 2-core CPU);
     # MNIST as chapter 5 (all of it, at Appendix D.2, in paper).
-    "future_sine": {"quick": _SINE_QUICK, **dict.fromkeys(("standard", "paper"), replace(_SINE_CONTROLS, n_train=10_000, n_test=2_000))},
+    "future_sine": {
+        "quick": _SINE_QUICK,
+        **dict.fromkeys(("standard", "paper"), replace(_SINE_CONTROLS, n_train=10_000, n_test=2_000)),
+    },
     "future_mnist": _MNIST_2D,
     # The controls of chapter 10 on MNIST 2-D: chapter 5's data and settings (Appendix D.2 in paper, where
     # chapter 5's runs converge in 30 epochs), trained twice as long in standard so that every run converges.
@@ -140,12 +150,33 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     # knobs: the digit classifier that scores generated digits and interpolants trains 8 epochs (1 in
     # quick); the interpolation measures run over 200 pairs of training digits of two classes (20).
     "npvae": {
-        "quick": Settings(n_train=256, n_test=256, epochs=2, batch_size=128, latent_dim=10, lr=1e-3,
-                          knobs={"classifier_epochs": 1, "interpolation_pairs": 20}),
-        "standard": Settings(n_train=4_000, n_test=1_000, epochs=100, batch_size=128, latent_dim=500, lr=1e-3,
-                             knobs={"classifier_epochs": 8, "interpolation_pairs": 200}),
-        "paper": Settings(n_train=55_000, n_test=10_000, epochs=20, batch_size=128, latent_dim=500, lr=1e-3,
-                          knobs={"classifier_epochs": 8, "interpolation_pairs": 200}),
+        "quick": Settings(
+            n_train=256,
+            n_test=256,
+            epochs=2,
+            batch_size=128,
+            latent_dim=10,
+            lr=1e-3,
+            knobs={"classifier_epochs": 1, "interpolation_pairs": 20},
+        ),
+        "standard": Settings(
+            n_train=4_000,
+            n_test=1_000,
+            epochs=100,
+            batch_size=128,
+            latent_dim=500,
+            lr=1e-3,
+            knobs={"classifier_epochs": 8, "interpolation_pairs": 200},
+        ),
+        "paper": Settings(
+            n_train=55_000,
+            n_test=10_000,
+            epochs=20,
+            batch_size=128,
+            latent_dim=500,
+            lr=1e-3,
+            knobs={"classifier_epochs": 8, "interpolation_pairs": 200},
+        ),
     },
     # Teapots (chapter 9), rendered here (wisetut.data.teapots): the paper gives no teapot settings, so
     # these are ours. Latent 10 and batch 64 as the disentanglement literature (Locatello et al., 2019);
@@ -155,8 +186,9 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     # epochs 18 and 24 to let the runs settle before the convergence window.
     "teapots": {
         "quick": Settings(n_train=256, n_test=128, epochs=2, batch_size=64, latent_dim=10, lr=1e-3),
-        "standard": Settings(n_train=10_000, n_test=1_000, epochs=30, batch_size=64, latent_dim=10,
-                             lr=StepLR(1e-3, milestones=(18, 24), gamma=0.3)),
+        "standard": Settings(
+            n_train=10_000, n_test=1_000, epochs=30, batch_size=64, latent_dim=10, lr=StepLR(1e-3, milestones=(18, 24), gamma=0.3)
+        ),
         "paper": Settings(n_train=180_000, n_test=20_000, epochs=50, batch_size=64, latent_dim=10, lr=1e-4),
     },
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import integrate, optimize, stats
@@ -57,14 +57,22 @@ def log_overlap_by_quadrature(a: float, var_a: float, b: float, var_b: float) ->
     if a == b:
         peak = a
     else:
-        peak = optimize.minimize_scalar(neg_log_f, bounds=(min(a, b), max(a, b)), method="bounded",
-                                        options={"xatol": 1e-12 * abs(b - a)}).x
+        peak = optimize.minimize_scalar(
+            neg_log_f, bounds=(min(a, b), max(a, b)), method="bounded", options={"xatol": 1e-12 * abs(b - a)}
+        ).x
     shift = -neg_log_f(peak)
     width = math.sqrt(min(var_a, var_b))  # the product is narrower than either factor
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", integrate.IntegrationWarning)
-        value, _ = integrate.quad(lambda z: math.exp(-neg_log_f(z) - shift), peak - 40 * width, peak + 40 * width,
-                                  points=[peak], epsabs=0.0, epsrel=1e-12, limit=200)
+        value, _ = integrate.quad(
+            lambda z: math.exp(-neg_log_f(z) - shift),
+            peak - 40 * width,
+            peak + 40 * width,
+            points=[peak],
+            epsabs=0.0,
+            epsrel=1e-12,
+            limit=200,
+        )
     return math.log(value) + shift, bool(caught)
 
 
@@ -88,5 +96,6 @@ def mixture_kl_by_quadrature(means: Sequence[float], var: float) -> float:
         log_q = np.logaddexp.reduce([stats.norm.logpdf(z, m, s) for m in means]) - log_m
         return math.exp(log_q) * (log_q - stats.norm.logpdf(z))
 
-    return integrate.quad(integrand, min(means) - 40 * s, max(means) + 40 * s, points=sorted(set(means)),
-                          limit=500, epsabs=1e-13, epsrel=1e-12)[0]
+    return integrate.quad(
+        integrand, min(means) - 40 * s, max(means) + 40 * s, points=sorted(set(means)), limit=500, epsabs=1e-13, epsrel=1e-12
+    )[0]

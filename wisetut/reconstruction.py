@@ -29,7 +29,16 @@ from wisetut.methods import Forward, Method, check_logvar_floor, floored_logvar
 from wisetut.models.base import LIKELIHOODS, AutoEncoder, eval_mode
 from wisetut.objectives import wise_kl, wise_kl_metric
 
-__all__ = ["reconstruct_all", "pairwise_log_likelihood", "eq15_term", "eq16_term", "eq17_term", "TERMS", "KL_PENALTIES", "WiSEVariant"]
+__all__ = [
+    "reconstruct_all",
+    "pairwise_log_likelihood",
+    "eq15_term",
+    "eq16_term",
+    "eq17_term",
+    "TERMS",
+    "KL_PENALTIES",
+    "WiSEVariant",
+]
 
 
 def reconstruct_all(model: AutoEncoder, x: Tensor, batch_size: int = 1024) -> Tensor:
@@ -42,7 +51,7 @@ def reconstruct_all(model: AutoEncoder, x: Tensor, batch_size: int = 1024) -> Te
     out = []
     with eval_mode(model), torch.no_grad():
         for s in range(0, len(x), batch_size):
-            out.append(model.reconstruct(x[s:s + batch_size].to(device)).cpu())
+            out.append(model.reconstruct(x[s : s + batch_size].to(device)).cpu())
     return torch.cat(out)
 
 
@@ -125,15 +134,24 @@ class WiSEVariant(Method):
     NOT_HPARAMS = ("gap_batches",)  # how many batches the approximation errors are measured on
     HPARAMS_IF_SET = ("logvar_floor",)  # in hparams() only when set, so runs without it keep their checkpoints
 
-    def __init__(self, term: str = "eq17", kl: str = "eq21", kl_weight: float = 1.0, mc_samples: int = 16, gap_batches: int = 8,
-                 logvar_floor: float | None = None):
+    def __init__(
+        self,
+        term: str = "eq17",
+        kl: str = "eq21",
+        kl_weight: float = 1.0,
+        mc_samples: int = 16,
+        gap_batches: int = 8,
+        logvar_floor: float | None = None,
+    ):
         super().__init__()
         if term not in TERMS:
             raise ValueError(f"term must be one of {', '.join(TERMS)}, got {term!r}")
         if kl not in KL_PENALTIES:
             raise ValueError(f"kl must be one of {', '.join(KL_PENALTIES)}, got {kl!r}")
         if not kl_weight >= 0 or mc_samples < 1 or gap_batches < 0:
-            raise ValueError(f"need kl_weight >= 0, mc_samples >= 1, gap_batches >= 0, got {kl_weight}, {mc_samples}, {gap_batches}")
+            raise ValueError(
+                f"need kl_weight >= 0, mc_samples >= 1, gap_batches >= 0, got {kl_weight}, {mc_samples}, {gap_batches}"
+            )
         self.term, self.kl, self.kl_weight = term, kl, float(kl_weight)
         self.mc_samples, self.gap_batches = int(mc_samples), int(gap_batches)
         self.logvar_floor = check_logvar_floor(logvar_floor)
@@ -154,7 +172,10 @@ class WiSEVariant(Method):
             raise RuntimeError("configure_model(model) sets the likelihood (train() calls it)")
         ll = pairwise_log_likelihood(f.x.float(), f.out.float(), self.likelihood)
         m = f.x.shape[0]
-        return {"model": -(TERMS[self.term](ll) - self.kl_weight * self._penalty(f.mu, floored_logvar(f.logvar, self.logvar_floor))) / m}
+        return {
+            "model": -(TERMS[self.term](ll) - self.kl_weight * self._penalty(f.mu, floored_logvar(f.logvar, self.logvar_floor)))
+            / m
+        }
 
     @torch.no_grad()
     def held_out_metrics(self, model: AutoEncoder, x: Tensor, batch_size: int) -> dict[str, float]:
@@ -173,8 +194,9 @@ class WiSEVariant(Method):
                 for name, term in TERMS.items():
                     sums[name] += term(ll).item() / batch_size
                 sums["kl_bound"] += wise_kl_metric(f.mu, f.logvar).item()
-                sums["kl_true"] += mc_aggregate_kl_stratified(f.mu.double(), f.logvar.double(), per_component=64, generator=gen)[0]
+                sums["kl_true"] += mc_aggregate_kl_stratified(f.mu.double(), f.logvar.double(), per_component=64, generator=gen)[
+                    0
+                ]
         out = {k: v / n for k, v in sums.items()}
         out["kl_gap"] = out["kl_bound"] - out["kl_true"]
         return out
-

@@ -66,6 +66,9 @@ def schedule_key(lr: float) -> str | None:
 def describe_schedule(lr: float) -> str:
     """The schedule in words, as a results file records it: ``"constant 0.0005"`` or the steps."""
     if isinstance(lr, StepLR) and lr.milestones:
-        return (f"step: {float(lr):g} from epoch 0, x{lr.gamma:g} at epochs "
-                + ", ".join(str(m) for m in lr.milestones) + " (counted from 0)")
+        return (
+            f"step: {float(lr):g} from epoch 0, x{lr.gamma:g} at epochs "
+            + ", ".join(str(m) for m in lr.milestones)
+            + " (counted from 0)"
+        )
     return f"constant {float(lr):g}"

@@ -13,7 +13,7 @@ Everything is float64 on the CPU and deterministic given its generator.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -73,8 +73,12 @@ def two_posterior_terms(means: Sequence[float], var: float) -> dict[str, float]:
     log_q = log_aggregate_density(z.reshape(-1, 1), mu, logvar).reshape(2, -1)
     log_p = -0.5 * (z**2 + math.log(2.0 * math.pi))
     true = ((log_q - log_p) * _W_GH).sum(1).mean().item()
-    return {"aevb_sum": per_sample.sum().item(), "aevb_mean": per_sample.mean().item(),
-            "true": true, "bound": wise_kl(mu, logvar).item()}
+    return {
+        "aevb_sum": per_sample.sum().item(),
+        "aevb_mean": per_sample.mean().item(),
+        "true": true,
+        "bound": wise_kl(mu, logvar).item(),
+    }
 
 
 def argmin_variance(key: str, means: Sequence[float], bounds: tuple[float, float] = (1e-4, 1e2)) -> float:
@@ -84,7 +88,10 @@ def argmin_variance(key: str, means: Sequence[float], bounds: tuple[float, float
     """
     if key not in TERMS:
         raise ValueError(f"key must be one of {TERMS}, got {key!r}")
-    res = optimize.minimize_scalar(lambda lv: two_posterior_terms(means, math.exp(lv))[key],
-                                   bounds=(math.log(bounds[0]), math.log(bounds[1])), method="bounded",
-                                   options={"xatol": 1e-10})
+    res = optimize.minimize_scalar(
+        lambda lv: two_posterior_terms(means, math.exp(lv))[key],
+        bounds=(math.log(bounds[0]), math.log(bounds[1])),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     return math.exp(res.x)

@@ -79,7 +79,17 @@ def smoothness(paths: Tensor, tol: float = 0.01) -> dict:
     per_dim = []
     for j in range(x.shape[1]):
         wj = length[:, j] / length[:, j].sum().clamp_min(1e-24)
-        per_dim.append({"path_length": float(length[:, j].mean()), "change_per_step": float(s[:, j].mean()),
-                        "roughness": weighted(rough[:, j], wj), "monotone": weighted(mono[:, j], wj)})
-    return {"change_per_step": weighted(s.mean(-1), w), "roughness": weighted(rough, w),
-            "monotone": weighted(mono, w), "per_dim": per_dim}
+        per_dim.append(
+            {
+                "path_length": float(length[:, j].mean()),
+                "change_per_step": float(s[:, j].mean()),
+                "roughness": weighted(rough[:, j], wj),
+                "monotone": weighted(mono[:, j], wj),
+            }
+        )
+    return {
+        "change_per_step": weighted(s.mean(-1), w),
+        "roughness": weighted(rough, w),
+        "monotone": weighted(mono, w),
+        "per_dim": per_dim,
+    }

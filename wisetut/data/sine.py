@@ -66,8 +66,9 @@ def fitted_amplitude(x: Tensor, frequency: Tensor) -> Tensor:
     cycle and a constant look alike and the amplitude is not identified.
     """
     if x.ndim != 3 or x.shape[1:] != (1, SAMPLE_RATE) or frequency.shape != x.shape[:1]:
-        raise ValueError(f"expected waves [N, 1, {SAMPLE_RATE}] and frequencies [N], got {tuple(x.shape)} "
-                         f"and {tuple(frequency.shape)}")
+        raise ValueError(
+            f"expected waves [N, 1, {SAMPLE_RATE}] and frequencies [N], got {tuple(x.shape)} and {tuple(frequency.shape)}"
+        )
     t = torch.arange(SAMPLE_RATE, dtype=torch.float64) / SAMPLE_RATE
     w = 2 * math.pi * frequency.double().unsqueeze(1) * t  # [N, 256]
     basis = torch.stack([torch.sin(w), torch.cos(w), torch.ones_like(w)], dim=2)  # [N, 256, 3]

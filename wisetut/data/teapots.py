@@ -35,13 +35,30 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["TeapotsData", "render_teapots", "sample_factors", "make_teapots", "load_teapots", "teapot_sdf",
-           "FACTOR_NAMES", "FACTOR_RANGES", "TEAPOTS_NAME", "SIZE", "azimuth_targets", "TARGET_GROUPS"]
+__all__ = [
+    "TeapotsData",
+    "render_teapots",
+    "sample_factors",
+    "make_teapots",
+    "load_teapots",
+    "teapot_sdf",
+    "FACTOR_NAMES",
+    "FACTOR_RANGES",
+    "TEAPOTS_NAME",
+    "SIZE",
+    "azimuth_targets",
+    "TARGET_GROUPS",
+]
 
 TEAPOTS_NAME = "teapots rendered here, in the spirit of Eastwood & Williams (2018)"
 FACTOR_NAMES = ("azimuth", "elevation", "red", "green", "blue")
-FACTOR_RANGES = {"azimuth": (0.0, 2 * math.pi), "elevation": (0.0, math.pi / 2),
-                 "red": (0.2, 1.0), "green": (0.2, 1.0), "blue": (0.2, 1.0)}
+FACTOR_RANGES = {
+    "azimuth": (0.0, 2 * math.pi),
+    "elevation": (0.0, math.pi / 2),
+    "red": (0.2, 1.0),
+    "green": (0.2, 1.0),
+    "blue": (0.2, 1.0),
+}
 SIZE = {"quick": 32, "standard": 32, "paper": 64}  # image side per profile (chapter 9)
 AMBIENT = 0.3
 LIGHT = (-0.45, 0.6, 0.66)  # in the camera's frame (x right, y up, z towards the viewer)
@@ -143,8 +160,9 @@ def _shade(azimuth: Tensor, elevation: Tensor, res: int) -> Tensor:
     return out.view(n, res, res)
 
 
-def render_teapots(factors: Tensor, size: int = 64, supersample: int = 2, chunk: int = 128,
-                   device: str | torch.device | None = None) -> Tensor:
+def render_teapots(
+    factors: Tensor, size: int = 64, supersample: int = 2, chunk: int = 128, device: str | torch.device | None = None
+) -> Tensor:
     """Render one teapot per row of ``factors`` ``[N, 5]`` (:data:`FACTOR_NAMES`): uint8 ``[N, 3, size, size]`` on the CPU.
 
     Deterministic: the same factors give the same images. ``device`` (default: the CPU) renders
@@ -187,8 +205,14 @@ class TeapotsData:
 
     def info(self) -> dict:
         """The ``data`` record of a results file."""
-        return {"name": TEAPOTS_NAME, "source": self.source, "n_train": len(self.x_train), "n_test": len(self.x_test),
-                "size": self.x_train.shape[-1], "factors": {k: list(FACTOR_RANGES[k]) for k in FACTOR_NAMES}}
+        return {
+            "name": TEAPOTS_NAME,
+            "source": self.source,
+            "n_train": len(self.x_train),
+            "n_test": len(self.x_test),
+            "size": self.x_train.shape[-1],
+            "factors": {k: list(FACTOR_RANGES[k]) for k in FACTOR_NAMES},
+        }
 
 
 def make_teapots(n: int, size: int = 64, seed: int = 0, supersample: int = 2, device=None) -> tuple[Tensor, Tensor]:
@@ -207,8 +231,7 @@ def azimuth_targets(factors: Tensor) -> Tensor:
     return torch.cat([a.cos()[:, None], a.sin()[:, None], factors[:, 1:]], 1)
 
 
-def load_teapots(n_train: int, n_test: int, size: int = 64, root: str | Path = "data", seed: int = 0,
-                 device=None) -> TeapotsData:
+def load_teapots(n_train: int, n_test: int, size: int = 64, root: str | Path = "data", seed: int = 0, device=None) -> TeapotsData:
     """Train and held-out teapots, rendered once and cached as ``<root>/teapots/*.pt``.
 
     The training and held-out factors come from different seeds (``2 seed`` and ``2 seed + 1``), so

@@ -60,9 +60,7 @@ class AutoEncoder(nn.Module):
     def check_shape(self, x: Tensor) -> None:
         """Raise a ``ValueError`` unless ``x`` is a batch ``[batch, *data_shape]`` (every call checks it)."""
         if x.dim() != len(self.data_shape) + 1 or tuple(x.shape[1:]) != self.data_shape:
-            raise ValueError(
-                f"expected a batch of shape [batch, {', '.join(map(str, self.data_shape))}], got {tuple(x.shape)}"
-            )
+            raise ValueError(f"expected a batch of shape [batch, {', '.join(map(str, self.data_shape))}], got {tuple(x.shape)}")
 
     def check_data(self, x: Tensor, name: str = "x") -> None:
         """Raise a ``ValueError`` unless ``x`` is a data set this model can be trained on.
@@ -76,8 +74,7 @@ class AutoEncoder(nn.Module):
             lo, hi = (v.item() for v in torch.aminmax(x))
             if lo < 0.0 or hi > 1.0:
                 hint = " (images in 0..255? divide them by 255, or pass them as uint8)" if hi > 1.0 else ""
-                raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli decoder, found values in "
-                                 f"[{lo:.4g}, {hi:.4g}]{hint}")
+                raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli decoder, found values in [{lo:.4g}, {hi:.4g}]{hint}")
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(mu, logvar)``, each ``[M, latent_dim]``."""

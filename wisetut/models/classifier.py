@@ -98,7 +98,13 @@ def digit_classifier(
     if y_train.shape != (len(x_train),) or y_train.min() < 0 or y_train.max() > 9:
         raise ValueError(f"y_train must be {len(x_train)} labels in 0..9, got shape {tuple(y_train.shape)}")
     path = Path(path)
-    key = {"data": checkpoints.tensor_digest(x_train, y_train), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    key = {
+        "data": checkpoints.tensor_digest(x_train, y_train),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+    }
     net = DigitClassifier()
     if path.exists():
         saved = checkpoints.load(path, map_location="cpu")  # CRC-checked

@@ -67,8 +67,9 @@ class SpaceToDepthConv1d(nn.Conv1d):
 
     same_function_as = nn.Conv1d
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 2, padding: int = 0,
-                 bias: bool = True):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 2, padding: int = 0, bias: bool = True
+    ):
         if stride != 2:
             raise ValueError(f"space-to-depth is written for stride 2, got {stride}")
         _space_to_depth_pad(0, kernel_size, 0)
@@ -96,8 +97,7 @@ class SubPixelConvTranspose1d(nn.ConvTranspose1d):
 
     same_function_as = nn.ConvTranspose1d
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int = 0,
-                 bias: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int = 0, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
         if kernel_size % stride:
             raise ValueError(f"sub-pixel form needs the kernel width ({kernel_size}) a multiple of the stride ({stride})")

@@ -58,9 +58,7 @@ def wae_celeba_autoencoder(latent_dim: int = 64, width: float = 1.0) -> AutoEnco
     """
     f = round(PAPER_FILTERS * width)
     if latent_dim < 1 or f < 8 or f % 8 or abs(f - PAPER_FILTERS * width) > 1e-9:
-        raise ValueError(
-            f"need latent_dim >= 1 and 1024 * width a positive multiple of 8, got {latent_dim} and width {width}"
-        )
+        raise ValueError(f"need latent_dim >= 1 and 1024 * width a positive multiple of 8, got {latent_dim} and width {width}")
     c1, c2, c3 = f // 8, f // 4, f // 2
     encoder = nn.Sequential(
         _conv_same(3, c1, 2), *bn_relu(c1),  # 32x32
