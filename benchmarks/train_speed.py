@@ -21,7 +21,7 @@ method (aevb, beta_vae with beta 4, wise, wae_mmd with lambda 10) and per number
   ``nn.Conv1d``/``nn.ConvTranspose1d``, which is exactly that commit's network) with
   ``torch.optim.Adam``'s for-loop implementation (``foreach=False, fused=False``, that commit's
   CPU default), and glibc's default ``malloc`` behaviour (the engine's first step changes it
-  for the whole process, :func:`wisetut.engine.reuse_freed_memory`; the reference side runs in
+  for the whole process, :func:`wisetut.malloc.reuse_freed_memory`; the reference side runs in
   a process of its own where that is switched off). See :func:`reference_step`.
 - ``engine``: :func:`wisetut.engine.train_step` itself on the package's network, with the
   optimiser :func:`wisetut.engine.train` builds (:func:`wisetut.engine.make_adam`). See
@@ -330,7 +330,7 @@ def _side_worker(conn, untuned: bool, quick: bool, mnist_source: str) -> None:
     if untuned:  # today's step ran with glibc's default malloc behaviour
         import wisetut.engine
 
-        wisetut.engine.reuse_freed_memory = lambda: False
+        wisetut.engine.reuse_freed_memory = lambda: False  # the name train_step calls (imported from wisetut.malloc)
     archs = {a.name: a for a in _architectures(quick, mnist_source)}
     px = None
     while (request := conn.recv()) is not None:

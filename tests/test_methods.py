@@ -307,7 +307,7 @@ def test_aevb_and_beta_vae_take_the_same_float_guard_as_wise():
 
 
 def test_objective_scores_a_model_under_any_method():
-    from wisetut.engine import objective
+    from wisetut.analysis import objective
 
     torch.manual_seed(0)
     model = sine_autoencoder(4)

@@ -14,7 +14,7 @@ import torch
 from notebook_calls import BOOK
 from notebook_calls import notebook_calls as _notebook_calls
 
-from wisetut import engine
+from wisetut import checkpoints
 from wisetut.engine import train
 from wisetut.runs import EXPERIMENTS, experiment
 
@@ -53,7 +53,7 @@ def _run_fingerprint(model_fn, method, train_x, test_x, settings, seed=0) -> dic
         seen["fingerprint"] = real(*args)
         raise _Stop
 
-    real, engine._fingerprint = engine._fingerprint, spy
+    real, checkpoints.run_fingerprint = checkpoints.run_fingerprint, spy
     try:
         torch.manual_seed(seed)
         train(
@@ -71,7 +71,7 @@ def _run_fingerprint(model_fn, method, train_x, test_x, settings, seed=0) -> dic
     except _Stop:
         pass
     finally:
-        engine._fingerprint = real
+        checkpoints.run_fingerprint = real
     return seen["fingerprint"]
 
 

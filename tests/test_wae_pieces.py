@@ -127,7 +127,7 @@ def _pull_setup():
 
 def test_regulariser_pull_scales_with_the_weight_and_leaves_the_model_alone():
     """Chapter 6's measure of what a penalty does: twice lambda, twice the penalty and its pull; nothing trained."""
-    from wisetut.engine import regulariser_pull
+    from wisetut.analysis import regulariser_pull
     from wisetut.methods import AEVB, WAEMMD, WiSE
     from wisetut.objectives import aevb_kl, wise_kl_metric
 
@@ -155,7 +155,7 @@ def test_regulariser_pull_scales_with_the_weight_and_leaves_the_model_alone():
 
 def test_regulariser_pull_cost_ratio_compares_the_reconstruction_with_the_official_wae_cost():
     """cost_ratio = |grad BCE| / |grad 0.05 ||x - y||^2| on the encoder, from gradients taken by hand."""
-    from wisetut.engine import regulariser_pull
+    from wisetut.analysis import regulariser_pull
     from wisetut.methods import AEVB, Forward
 
     model, x = _pull_setup()

@@ -8,10 +8,12 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
 - the objectives: :mod:`~wisetut.methods`, :mod:`~wisetut.nonparametric` (Bodin et al., 2017),
   :mod:`~wisetut.reconstruction` (Eq. 15-17);
 - training: :mod:`~wisetut.engine` (the one loop), :mod:`~wisetut.schedule`,
-  :mod:`~wisetut.checkpoints`, :mod:`~wisetut.checks`, :mod:`~wisetut.distributed` (``torchrun``);
+  :mod:`~wisetut.checkpoints` (files, fingerprints, resuming), :mod:`~wisetut.checks`,
+  :mod:`~wisetut.malloc` (a CPU memory setting), :mod:`~wisetut.distributed` (``torchrun``);
 - what to train: :mod:`~wisetut.profiles` (``WISETUT_PROFILE``), :mod:`~wisetut.runs`,
   :mod:`~wisetut.experiments`, :mod:`~wisetut.outputs`, :mod:`~wisetut.cli` (``python -m wisetut``);
-- what was learned: :mod:`~wisetut.claims`, :mod:`~wisetut.calibration`, :mod:`~wisetut.latent`, :mod:`~wisetut.generate`,
+- what was learned: :mod:`~wisetut.analysis` (a method's objective at a trained model), :mod:`~wisetut.claims`,
+  :mod:`~wisetut.calibration`, :mod:`~wisetut.latent`, :mod:`~wisetut.generate`,
   :mod:`~wisetut.image_metrics`, :mod:`~wisetut.fid`, :mod:`~wisetut.disentanglement`,
   :mod:`~wisetut.traversals`, :mod:`~wisetut.plots`;
 - :mod:`wisetut.models` (Appendix D's networks and others) and :mod:`wisetut.data` (the data sets).

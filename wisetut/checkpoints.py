@@ -26,6 +26,7 @@ classifier of chapter 6, the CelebA crop cache) goes through these helpers:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import socket
@@ -41,6 +42,8 @@ import torch
 from filelock import FileLock, Timeout
 from torch import Tensor, nn
 
+from wisetut.schedule import schedule_key
+
 __all__ = [
     "CheckpointError",
     "write_atomically",
@@ -51,6 +54,12 @@ __all__ = [
     "tensor_digest",
     "module_structure",
     "differences",
+    "FORMAT",
+    "run_fingerprint",
+    "optimizer_settings",
+    "resume",
+    "save_run",
+    "epochs_in",
 ]
 
 
@@ -224,3 +233,150 @@ def differences(saved: dict, current: dict, limit: int = 12) -> list[str]:
     keys = [k for k in current if saved.get(k) != current[k]] + [k for k in saved if k not in current]
     lines = [f"{k}: checkpoint has {saved.get(k)!r}, this run has {current.get(k)!r}" for k in keys]
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+# --- training checkpoints: what identifies a run, and resuming one -------------------------------------------
+
+FORMAT = 2  # 2: the fingerprint identifies the run (network layers, held-out data, optimisers)
+
+
+def run_fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed) -> dict[str, str | int | float]:
+    """What identifies a run: a checkpoint resumes only a run whose fingerprint is equal, key by key.
+
+    The model's and the method's structure (:func:`~wisetut.checkpoints.module_structure`: every
+    submodule's type, settings and tensor shapes, so ``ReLU`` against ``tanh`` or dropout 0.5
+    against 0.1 differ), the method's hyper-parameters, both data sets (hashed), each optimiser's
+    settings (its type, learning rate, betas, eps, ...), the batch size, the learning rate and its
+    schedule, the seed. Not the number of epochs (a run may be continued for longer), the device
+    or ``amp`` (a run trained on a GPU loads on the CPU).
+    """
+    fp: dict[str, str | int | float] = {
+        "hparams": repr(sorted(method.hparams().items())),
+        **module_structure(model, "model"),
+        **module_structure(method, "method"),
+        "train_data": tensor_digest(train_x),
+        "test_data": tensor_digest(test_x),
+        **{f"optimizer.{name}": optimizer_settings(opt) for name, opt in optimizers.items()},
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "seed": int(seed),
+    }
+    schedule = schedule_key(lr)
+    if schedule is not None:  # a constant rate is "lr" alone
+        fp["lr_schedule"] = schedule
+    return fp
+
+
+_OPTIMIZER_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")  # how it computes, not what
+
+
+def optimizer_settings(opt: torch.optim.Optimizer) -> str:
+    """An optimiser's settings as the fingerprint records them: its type and defaults, not how it computes."""
+    settings = {k: v for k, v in opt.defaults.items() if k not in _OPTIMIZER_IMPLEMENTATION}
+    return f"{type(opt).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(settings.items()))})"
+
+
+_CHECKPOINT_KEYS = {
+    "format": int,
+    "fingerprint": dict,
+    "epoch": int,
+    "model": dict,
+    "method": dict,
+    "optimizers": dict,
+    "history": dict,
+}
+
+
+def resume(path: Path, fingerprint: dict, epochs: int, model, method, optimizers: dict, device) -> tuple[dict, int]:
+    """Resume a training run from ``path`` into ``model``, ``method`` and ``optimizers``: its history (as stored) and epoch.
+
+    Everything is checked before anything is changed: the file's integrity
+    (:func:`wisetut.checkpoints.load`), its layout, its fingerprint, its epoch against ``epochs``,
+    that every state dict loads (into copies), and, if training is to continue, that the file
+    can be rewritten. A refused checkpoint raises
+    :class:`CheckpointError` and leaves the file, the model, the method and the optimisers as they were.
+    """
+    ckpt = load(path, map_location=device)
+    keep = "It is left untouched: delete it to train from scratch, or pass another checkpoint path."
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("format"), int):
+        raise CheckpointError(f"{path} is not a wisetut training checkpoint. {keep}")
+    if ckpt["format"] != FORMAT:
+        raise CheckpointError(
+            f"{path} is a wisetut checkpoint of format {ckpt['format']}; this version reads format "
+            f"{FORMAT} (format 1's fingerprint recorded parameter shapes, not the network's layers "
+            f"nor the held-out data, so it cannot tell this run from another). {keep}"
+        )
+    wrong = [f"{k} ({kind.__name__})" for k, kind in _CHECKPOINT_KEYS.items() if not isinstance(ckpt.get(k), kind)]
+    if wrong:
+        raise CheckpointError(f"{path} is a malformed wisetut checkpoint: missing or wrong {', '.join(wrong)}. {keep}")
+    diff = differences(ckpt["fingerprint"], fingerprint)
+    if diff:
+        raise CheckpointError(f"checkpoint {path} was made by a different run:\n  " + "\n  ".join(diff) + f"\n{keep}")
+    epoch = ckpt["epoch"]
+    if epoch > epochs:
+        raise CheckpointError(
+            f"checkpoint {path} holds {epoch} epochs, more than the {epochs} asked for. {keep} Ask for at least as many epochs."
+        )
+    try:
+        history = ckpt["history"]
+        if len(history["seconds"]) != epoch or set(ckpt["optimizers"]) != set(optimizers):
+            raise ValueError(
+                f"{len(history['seconds'])} epochs of history and optimisers {sorted(ckpt['optimizers'])} "
+                f"for epoch {epoch} and groups {sorted(optimizers)}"
+            )
+        # a trial load into copies (one deepcopy keeps the optimisers pointing at the copied parameters)
+        trial = copy.deepcopy({"model": model, "method": method, "optimizers": optimizers})
+        _load_states(trial["model"], trial["method"], trial["optimizers"], ckpt)
+        for opt in trial["optimizers"].values():
+            for p, state in opt.state.items():
+                bad = [k for k, v in state.items() if isinstance(v, Tensor) and v.dim() > 0 and v.shape != p.shape]
+                if bad:
+                    raise ValueError(f"optimiser state {bad} shaped unlike its parameter {tuple(p.shape)}")
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is a malformed wisetut checkpoint ({type(e).__name__}: {e}). {keep}") from e
+    if epoch < epochs:
+        check_writable(path)  # training will write it (a finished checkpoint is only read)
+    _load_states(model, method, optimizers, ckpt)
+    return {k: history[k] for k in ("train", "test", "seconds")}, epoch
+
+
+def _load_states(model, method, optimizers: dict, ckpt: dict) -> None:
+    model.load_state_dict(ckpt["model"])
+    method.load_state_dict(ckpt["method"])
+    for name, opt in optimizers.items():
+        opt.load_state_dict(ckpt["optimizers"][name])
+
+
+def save_run(path: Path, *, fingerprint: dict, epoch: int, model, method, optimizers: dict, history: dict, cpu_threads) -> None:
+    """Write a training checkpoint (format :data:`FORMAT`) that :func:`resume` reads back: after every epoch.
+
+    ``cpu_threads`` is a record of how the run was trained on a CPU, not part of the fingerprint.
+    """
+    save(
+        path,
+        {
+            "format": FORMAT,
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "method": method.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+            "history": history,
+            "cpu_threads": cpu_threads,
+        },
+    )
+
+
+def epochs_in(path: str | Path) -> int:
+    """Epochs a training checkpoint holds (0 if there is none), after :func:`load` has verified it.
+
+    Raises:
+        CheckpointError: for a damaged file, or one that is not a training checkpoint.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    ckpt = load(path, map_location="cpu")
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("epoch"), int):
+        raise CheckpointError(f"{path.name} is not a wisetut training checkpoint")
+    return ckpt["epoch"]

@@ -28,9 +28,6 @@ checkpoint and shows the progress bar.
 
 from __future__ import annotations
 
-import copy
-import ctypes
-import functools
 import math
 import time
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -42,9 +39,10 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from wisetut import checkpoints, distributed
-from wisetut.checkpoints import CheckpointError, module_structure, tensor_digest
+from wisetut.checkpoints import CheckpointError
 from wisetut.checks import check_count
 from wisetut.data.images import as_float_batch
+from wisetut.malloc import reuse_freed_memory
 from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.objectives import aevb_kl, wise_kl_metric
@@ -56,10 +54,7 @@ __all__ = [
     "train_step",
     "step_metrics",
     "make_adam",
-    "reuse_freed_memory",
     "evaluate",
-    "objective",
-    "regulariser_pull",
     "check_data",
     "TrainResult",
     "History",
@@ -70,7 +65,6 @@ __all__ = [
 # worker processes, from the command line): float sums then happen in one order, so the same run gives the
 # same bits whichever way it was trained. Several runs at once use several processes (train_methods(workers=)).
 CPU_THREADS = 1
-CHECKPOINT_FORMAT = 2  # 2: the fingerprint identifies the run (network layers, held-out data, optimisers)
 _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
 DATA_DTYPES = (torch.float32, torch.uint8)
 
@@ -137,112 +131,6 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**63 - 1)
 
 
-def _fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed) -> dict[str, str | int | float]:
-    """What identifies a run: a checkpoint resumes only a run whose fingerprint is equal, key by key.
-
-    The model's and the method's structure (:func:`~wisetut.checkpoints.module_structure`: every
-    submodule's type, settings and tensor shapes, so ``ReLU`` against ``tanh`` or dropout 0.5
-    against 0.1 differ), the method's hyper-parameters, both data sets (hashed), each optimiser's
-    settings (its type, learning rate, betas, eps, ...), the batch size, the learning rate and its
-    schedule, the seed. Not the number of epochs (a run may be continued for longer), the device
-    or ``amp`` (a run trained on a GPU loads on the CPU).
-    """
-    fp: dict[str, str | int | float] = {
-        "hparams": repr(sorted(method.hparams().items())),
-        **module_structure(model, "model"),
-        **module_structure(method, "method"),
-        "train_data": tensor_digest(train_x),
-        "test_data": tensor_digest(test_x),
-        **{f"optimizer.{name}": _optimizer_settings(opt) for name, opt in optimizers.items()},
-        "batch_size": int(batch_size),
-        "lr": float(lr),
-        "seed": int(seed),
-    }
-    schedule = schedule_key(lr)
-    if schedule is not None:  # a constant rate is "lr" alone
-        fp["lr_schedule"] = schedule
-    return fp
-
-
-_OPTIMIZER_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")  # how it computes, not what
-
-
-def _optimizer_settings(opt: torch.optim.Optimizer) -> str:
-    settings = {k: v for k, v in opt.defaults.items() if k not in _OPTIMIZER_IMPLEMENTATION}
-    return f"{type(opt).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(settings.items()))})"
-
-
-_CHECKPOINT_KEYS = {
-    "format": int,
-    "fingerprint": dict,
-    "epoch": int,
-    "model": dict,
-    "method": dict,
-    "optimizers": dict,
-    "history": dict,
-}
-
-
-def _load_checkpoint(path: Path, fingerprint: dict, epochs: int, model, method, optimizers: dict, device) -> tuple[History, int]:
-    """Resume from ``path`` into ``model``, ``method`` and ``optimizers``: its history and epoch.
-
-    Everything is checked before anything is changed: the file's integrity
-    (:func:`wisetut.checkpoints.load`), its layout, its fingerprint, its epoch against ``epochs``,
-    that every state dict loads (into copies), and, if training is to continue, that the file
-    can be rewritten. A refused checkpoint raises
-    :class:`CheckpointError` and leaves the file, the model, the method and the optimisers as they were.
-    """
-    ckpt = checkpoints.load(path, map_location=device)
-    keep = "It is left untouched: delete it to train from scratch, or pass another checkpoint path."
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("format"), int):
-        raise CheckpointError(f"{path} is not a wisetut training checkpoint. {keep}")
-    if ckpt["format"] != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} is a wisetut checkpoint of format {ckpt['format']}; this version reads format "
-            f"{CHECKPOINT_FORMAT} (format 1's fingerprint recorded parameter shapes, not the network's layers "
-            f"nor the held-out data, so it cannot tell this run from another). {keep}"
-        )
-    wrong = [f"{k} ({kind.__name__})" for k, kind in _CHECKPOINT_KEYS.items() if not isinstance(ckpt.get(k), kind)]
-    if wrong:
-        raise CheckpointError(f"{path} is a malformed wisetut checkpoint: missing or wrong {', '.join(wrong)}. {keep}")
-    diff = checkpoints.differences(ckpt["fingerprint"], fingerprint)
-    if diff:
-        raise CheckpointError(f"checkpoint {path} was made by a different run:\n  " + "\n  ".join(diff) + f"\n{keep}")
-    epoch = ckpt["epoch"]
-    if epoch > epochs:
-        raise CheckpointError(
-            f"checkpoint {path} holds {epoch} epochs, more than the {epochs} asked for. {keep} Ask for at least as many epochs."
-        )
-    try:
-        history = History.from_dict(ckpt["history"])
-        if history.epochs != epoch or set(ckpt["optimizers"]) != set(optimizers):
-            raise ValueError(
-                f"{history.epochs} epochs of history and optimisers {sorted(ckpt['optimizers'])} "
-                f"for epoch {epoch} and groups {sorted(optimizers)}"
-            )
-        # a trial load into copies (one deepcopy keeps the optimisers pointing at the copied parameters)
-        trial = copy.deepcopy({"model": model, "method": method, "optimizers": optimizers})
-        _load_states(trial["model"], trial["method"], trial["optimizers"], ckpt)
-        for opt in trial["optimizers"].values():
-            for p, state in opt.state.items():
-                bad = [k for k, v in state.items() if isinstance(v, Tensor) and v.dim() > 0 and v.shape != p.shape]
-                if bad:
-                    raise ValueError(f"optimiser state {bad} shaped unlike its parameter {tuple(p.shape)}")
-    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path} is a malformed wisetut checkpoint ({type(e).__name__}: {e}). {keep}") from e
-    if epoch < epochs:
-        checkpoints.check_writable(path)  # training will write it (a finished checkpoint is only read)
-    _load_states(model, method, optimizers, ckpt)
-    return history, epoch
-
-
-def _load_states(model, method, optimizers: dict, ckpt: dict) -> None:
-    model.load_state_dict(ckpt["model"])
-    method.load_state_dict(ckpt["method"])
-    for name, opt in optimizers.items():
-        opt.load_state_dict(ckpt["optimizers"][name])
-
-
 def check_data(x, name: str) -> None:
     """Raise unless ``x`` can be trained or evaluated on: a non-empty float32 or uint8 tensor, finite.
 
@@ -300,83 +188,6 @@ def evaluate(model: AutoEncoder, x: Tensor, batch_size: int, seed: int = 0) -> d
     return out
 
 
-@torch.no_grad()
-def _scored_batches(model: AutoEncoder, x: Tensor, batch_size: int, seed: int):
-    """The full batches of ``x`` on the model's device, each with the fixed-seed generator of its noise."""
-    check_data(x, "x")
-    if not 1 <= batch_size <= len(x):
-        raise ValueError(f"batch_size must lie in [1, {len(x)}] (the number of samples), got {batch_size}")
-    device = next(model.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(seed)
-    for start in range(0, len(x) - batch_size + 1, batch_size):
-        yield as_float_batch(x[start : start + batch_size].to(device, non_blocking=True)), gen
-
-
-def objective(model: AutoEncoder, method: Method, x: Tensor, batch_size: int, seed: int = 0) -> float:
-    """``method``'s loss (its ``"model"`` group, per sample) at ``model``, averaged over the full batches of ``x``.
-
-    The training objective, evaluated rather than minimised: chapter 10 scores each model under its
-    own objective and under another's. The noise ``z ~ q(z|x)`` comes from a fixed seed, as in
-    :func:`evaluate`; a final partial batch is left out (Eq. 21 depends on the batch size).
-    """
-    total, n = 0.0, 0
-    with eval_mode(model):
-        for xb, gen in _scored_batches(model, x, batch_size, seed):
-            total += method.losses(Forward.run(model, xb, generator=gen))["model"].item()
-            n += 1
-    return total / n
-
-
-def regulariser_pull(model: AutoEncoder, method: Method, x: Tensor, batch_size: int, seed: int = 0) -> dict[str, float]:
-    """What a method's regulariser does to a trained encoder, in the units of its own objective (chapter 6).
-
-    Two penalties with different divergences (a KL bound, an MMD, an adversary's log-loss) cannot
-    be compared by their coefficients; what they *do* can. Over the full batches of ``x`` (noise from
-    a fixed seed, prior draws from the global RNG seeded with ``seed``):
-
-    - ``penalty``: the regulariser per sample, the method's ``"model"`` loss less its mean
-      reconstruction term (WiSE-ALE: Eq. 21 over ``M``; WAE-MMD: ``lam`` times the MMD);
-    - ``grad_penalty``, ``grad_recon``: the norms of the gradients of the penalty and of the mean
-      reconstruction term on the encoder's weights, and ``pull``, their ratio: how hard the
-      regulariser pulls the encoder against reconstruction;
-    - ``grad_l2_cost``: the same norm for the WAE code's cost ``0.05 ||x - y||^2`` (``y`` the decoder's
-      mean image), and ``cost_ratio = grad_recon / grad_l2_cost``: a method trained with our
-      reconstruction term instead of that cost weighs its penalty ``cost_ratio`` times more weakly,
-      so its ``lam`` acts as ``lam / cost_ratio`` would with the official cost.
-
-    Returns the means over batches; the model and the method are left in their modes, their weights unchanged.
-    ``penalty`` is a float32 difference, exact up to about 1e-7 of the reconstruction term.
-    """
-    params = list(model.encoder.parameters())
-    torch.manual_seed(seed)
-    sums: dict[str, float] = {}
-    n = 0
-    with eval_mode(model, method):
-        for xb, gen in _scored_batches(model, x, batch_size, seed):
-            f = Forward.run(model, xb, generator=gen)
-            recon = f.recon.mean()
-            penalty = method.losses(f)["model"] - recon
-            l2_cost = 0.05 * (model.mean_output(f.out) - xb).square().flatten(1).sum(1).mean()
-            norms = [
-                torch.linalg.vector_norm(torch.cat([g.flatten() for g in torch.autograd.grad(t, params, retain_graph=True)]))
-                for t in (penalty, recon, l2_cost)
-            ]
-            values = {
-                "penalty": penalty.item(),
-                "recon": recon.item(),
-                "grad_penalty": norms[0].item(),
-                "grad_recon": norms[1].item(),
-                "grad_l2_cost": norms[2].item(),
-            }
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            n += 1
-    out = {k: v / n for k, v in sums.items()}
-    out["pull"] = out["grad_penalty"] / out["grad_recon"]
-    out["cost_ratio"] = out["grad_recon"] / out["grad_l2_cost"]
-    return out
-
-
 def _shown(path: Path) -> str:
     """A checkpoint's path as a stored output may show it: relative to the working directory (a
     chapter's ``book/``), else its last two parts, never a machine's absolute path."""
@@ -384,31 +195,6 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(Path(*path.parts[-2:]))
-
-
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters (malloc.h)
-
-
-@functools.cache
-def reuse_freed_memory() -> bool:
-    """Let glibc's ``malloc`` keep freed memory for reuse instead of returning it to the OS; once per process.
-
-    By default, glibc serves blocks above a threshold (128 KiB, adjusted on the fly) straight from
-    the OS and trims the top of its heap when enough of it is free. A training step allocates
-    and frees activations and gradients of hundreds of KiB to a few MiB, so every step then
-    page-faults its memory in afresh: measured at 5-15% of a step on the CPU
-    (``benchmarks/README.md``). This raises the mmap threshold to 32 MiB, the trim threshold to
-    256 MiB and the top pad to 64 MiB (what ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``
-    and ``MALLOC_TOP_PAD_`` set at start-up). It changes where memory comes from, never a number;
-    the cost is that the process keeps up to 256 MiB of freed heap. :func:`train_step` calls it.
-    Returns whether it applied (glibc only; elsewhere nothing changes).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        settings = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 256 << 20), (_M_TOP_PAD, 64 << 20))
-        return all(libc.mallopt(key, value) == 1 for key, value in settings)
-    except (OSError, AttributeError):  # not glibc
-        return False
 
 
 def make_adam(params, **settings) -> torch.optim.Adam:
@@ -578,10 +364,12 @@ def _train(
     groups = method.parameter_groups(model)
     opt_settings = {name: method.optimizer_settings(name, float(lr)) for name in groups}
     optimizers = {name: make_adam(params, **opt_settings[name]) for name, params in groups.items()}
-    fingerprint = _fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed) | shard.fingerprint(batch_size)
+    fingerprint = checkpoints.run_fingerprint(model, method, optimizers, train_x, test_x, batch_size, lr, seed)
+    fingerprint |= shard.fingerprint(batch_size)
     history, start_epoch = History(), 0
     if ckpt_path is not None and ckpt_path.exists():
-        history, start_epoch = _load_checkpoint(ckpt_path, fingerprint, epochs, model, method, optimizers, device)
+        stored, start_epoch = checkpoints.resume(ckpt_path, fingerprint, epochs, model, method, optimizers, device)
+        history = History.from_dict(stored)
     distributed.prepare(shard, model, method, batch_size)  # several processes: global batch norm and dropout
 
     train_x = _on_device(train_x, device)
@@ -630,18 +418,15 @@ def _train(
         history.append(train_row, test_row, time.perf_counter() - t0)
         bar.set_postfix(recon=f"{train_row['recon']:.3g}", test_mse=f"{test_row['recon_mse']:.3g}", refresh=False)
         if ckpt_path is not None and shard.is_main:  # one writer; every process resumes from it
-            checkpoints.save(
+            checkpoints.save_run(
                 ckpt_path,
-                {
-                    "format": CHECKPOINT_FORMAT,
-                    "fingerprint": fingerprint,
-                    "epoch": epoch + 1,
-                    "model": model.state_dict(),
-                    "method": method.state_dict(),
-                    "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
-                    "history": history.as_dict(),
-                    "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,  # a record, not the fingerprint
-                },
+                fingerprint=fingerprint,
+                epoch=epoch + 1,
+                model=model,
+                method=method,
+                optimizers=optimizers,
+                history=history.as_dict(),
+                cpu_threads=torch.get_num_threads() if device.type == "cpu" else None,  # a record, not the fingerprint
             )
     bar.close()
     distributed.release(model, method)

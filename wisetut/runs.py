@@ -182,7 +182,7 @@ class Experiment:
             for seed in self.seeds_of(name) if seeds is None else seeds:
                 path = checkpoint_path(self.name, name, seed)
                 try:
-                    rows.append(RunStatus(name, seed, path, _epochs_in(path), plan[name].epochs))
+                    rows.append(RunStatus(name, seed, path, checkpoints.epochs_in(path), plan[name].epochs))
                 except CheckpointError as e:
                     rows.append(RunStatus(name, seed, path, 0, plan[name].epochs, problem=str(e).split(". It is left")[0]))
         return rows
@@ -192,20 +192,6 @@ def _fresh(group: Group) -> dict[str, Method]:
     """The group's methods, built without touching the global RNG (a factory may seed it)."""
     with torch.random.fork_rng(devices=[]):
         return group.methods(group.settings)
-
-
-def _epochs_in(path: Path) -> int:
-    """Epochs a checkpoint holds (0 if there is none), after :func:`wisetut.checkpoints.load` has verified it.
-
-    Raises:
-        CheckpointError: for a damaged file, or one that is not a training checkpoint.
-    """
-    if not path.exists():
-        return 0
-    ckpt = checkpoints.load(path, map_location="cpu")
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("epoch"), int):
-        raise CheckpointError(f"{path.name} is not a wisetut training checkpoint")
-    return ckpt["epoch"]
 
 
 # --- data ------------------------------------------------------------------------------------------
