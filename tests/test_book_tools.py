@@ -98,7 +98,9 @@ def test_the_package_maps_list_every_module():
     """The README's and wisetut/__init__.py's maps of the package name every module of it."""
     import wisetut
 
-    modules = {p.stem for p in (ROOT / "wisetut").glob("*.py") if not p.stem.startswith("_")} | {"models", "data"}
+    packages = {p.parent.name for p in (ROOT / "wisetut").glob("*/__init__.py")}
+    assert packages == {"models", "data", "methods"}, packages
+    modules = {p.stem for p in (ROOT / "wisetut").glob("*.py") if not p.stem.startswith("_")} | packages
     readme = (ROOT / "README.md").read_text().split("The modules, in the order a reader meets them:")[1].split("Layout:")[0]
     assert {m for m in modules if f"`{m}`" not in readme and f"`{m}/`" not in readme} == set()
     assert {m for m in modules if f"wisetut.{m}`" not in wisetut.__doc__} == set()

@@ -11,9 +11,8 @@ from torch import nn
 
 from wisetut.data import make_sine_waves
 from wisetut.engine import CheckpointError, check_data, evaluate, train
-from wisetut.methods import make_method
+from wisetut.methods import NonparametricVAE, make_method
 from wisetut.models import mlp_autoencoder, sine_autoencoder
-from wisetut.nonparametric import NonparametricVAE
 
 TRAIN = make_sine_waves(64, seed=0).x
 TEST = make_sine_waves(32, seed=1).x

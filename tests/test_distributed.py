@@ -15,11 +15,9 @@ from resume_helpers import kill_at
 from wisetut import distributed
 from wisetut.data import make_sine_waves
 from wisetut.engine import train
-from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, WiSE
+from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, NonparametricVAE, WiSE, WiSEVariant
 from wisetut.models import mlp_autoencoder, sine_autoencoder
 from wisetut.models.wae_mnist import wae_mnist_autoencoder
-from wisetut.nonparametric import NonparametricVAE
-from wisetut.reconstruction import WiSEVariant
 
 M = 8  # the global batch: two processes of m = 4
 KW = dict(batch_size=M, lr=1e-3, seed=3, progress=False, device="cpu")

@@ -12,8 +12,7 @@ from torch import nn
 from wisetut.data.faces import STAND_IN_NAME, load_faces, photo_crops
 from wisetut.data.images import as_float_batch
 from wisetut.engine import CheckpointError, train
-from wisetut.fid import _run, inception_fid
-from wisetut.image_metrics import frechet_distance
+from wisetut.image_metrics import _run, frechet_distance, inception_fid
 from wisetut.methods import WAEGAN, WiSE
 from wisetut.models.wae_celeba import WIDTH, wae_celeba_autoencoder
 from wisetut.profiles import settings_for
@@ -211,7 +210,7 @@ def test_fid_code_path_with_a_stand_in_feature_network():
 def test_inception_fid_is_unavailable_with_a_reason_when_weights_cannot_load(monkeypatch, capsys):
     import sys
 
-    import wisetut.fid as fid
+    import wisetut.image_metrics as fid
 
     def no_weights(device):
         sys.stderr.write('Downloading: "https://example.invalid/weights.pth" to /root/.cache/weights.pth\n')
@@ -226,7 +225,7 @@ def test_inception_fid_is_unavailable_with_a_reason_when_weights_cannot_load(mon
 def test_inception_fid_reports_a_number_when_the_metric_loads(monkeypatch):
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    import wisetut.fid as fid
+    import wisetut.image_metrics as fid
 
     monkeypatch.setattr(
         fid,

@@ -235,9 +235,7 @@ def test_wise_logvar_floor_keeps_eq27_finite_and_changes_nothing_above_it():
 
 def test_hparams_are_read_from_the_constructor_and_keep_every_stored_fingerprint():
     """The generic hparams() gives exactly the dicts the hand-written ones gave (fingerprints use them)."""
-    from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, WiSE
-    from wisetut.nonparametric import NonparametricVAE
-    from wisetut.reconstruction import WiSEVariant
+    from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, NonparametricVAE, WiSE, WiSEVariant
 
     gan = {
         "lam": 10.0,

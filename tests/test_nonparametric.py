@@ -9,10 +9,10 @@ import torch
 from resume_helpers import Interrupt, assert_same_state, kill_at
 
 from wisetut.engine import train
-from wisetut.methods import Forward
+from wisetut.methods import Forward, NonparametricVAE, kernel_weights
 from wisetut.models import mlp_autoencoder
 from wisetut.models.mlp import mlp
-from wisetut.nonparametric import NonparametricVAE, XSpace, distance_to_nearest, interpolation_scores, kernel_weights
+from wisetut.nonparametric import XSpace, distance_to_nearest, interpolation_scores
 
 SHAPE = (1, 4, 4)  # tiny "images": the same code paths as MNIST's (1, 28, 28), in milliseconds
 g = torch.Generator().manual_seed(0)

@@ -12,9 +12,9 @@ from wisetut import wise_kl
 from wisetut.data import make_sine_waves
 from wisetut.engine import train
 from wisetut.estimators import mc_aggregate_kl_reparam, mc_aggregate_kl_stratified
-from wisetut.methods import Forward, WiSE
+from wisetut.methods import Forward, WiSE, WiSEVariant
 from wisetut.models import mnist_autoencoder, sine_autoencoder
-from wisetut.reconstruction import WiSEVariant, eq15_term, eq16_term, eq17_term, pairwise_log_likelihood
+from wisetut.reconstruction import eq15_term, eq16_term, eq17_term, pairwise_log_likelihood
 
 
 def _loop_ll(x, out, likelihood):
@@ -177,9 +177,8 @@ def test_variant_takes_the_float_guard_in_its_penalty_only():
     underflow, finite with it (the floored value) and without it (wise_kl's log-space path), and different."""
     import torch
 
-    from wisetut.methods import Forward
+    from wisetut.methods import Forward, WiSEVariant
     from wisetut.models import sine_autoencoder
-    from wisetut.reconstruction import WiSEVariant
 
     torch.manual_seed(0)
     model = sine_autoencoder(4)

@@ -5,8 +5,9 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
 - the math: :mod:`~wisetut.objectives` (Appendix B, Eq. 21, Eq. 26), :mod:`~wisetut.quadrature`
   (the same integrals by scipy), :mod:`~wisetut.synthetic` (posteriors with exact prior terms),
   :mod:`~wisetut.estimators` (Monte Carlo KLs, the mutual information);
-- the objectives: :mod:`~wisetut.methods`, :mod:`~wisetut.nonparametric` (Bodin et al., 2017),
-  :mod:`~wisetut.reconstruction` (Eq. 15-17);
+- the objectives: :mod:`~wisetut.methods` (one file per method: AEVB and beta-VAE, WiSE-ALE, the WAEs,
+  the nonparametric VAE, the Eq. 15-17 variants), :mod:`~wisetut.reconstruction` (the Eq. 15-17 terms),
+  :mod:`~wisetut.nonparametric` (generation in Bodin et al.'s space X);
 - training: :mod:`~wisetut.engine` (the one loop), :mod:`~wisetut.schedule`,
   :mod:`~wisetut.checkpoints` (files, fingerprints, resuming), :mod:`~wisetut.checks`,
   :mod:`~wisetut.malloc` (a CPU memory setting), :mod:`~wisetut.distributed` (``torchrun``);
@@ -14,7 +15,7 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
   :mod:`~wisetut.experiments`, :mod:`~wisetut.outputs`, :mod:`~wisetut.cli` (``python -m wisetut``);
 - what was learned: :mod:`~wisetut.analysis` (a method's objective at a trained model), :mod:`~wisetut.claims`,
   :mod:`~wisetut.calibration`, :mod:`~wisetut.latent`, :mod:`~wisetut.generate`,
-  :mod:`~wisetut.image_metrics`, :mod:`~wisetut.fid`, :mod:`~wisetut.disentanglement`,
+  :mod:`~wisetut.image_metrics` (sharpness, Fréchet distances, FID), :mod:`~wisetut.disentanglement`,
   :mod:`~wisetut.traversals`, :mod:`~wisetut.plots`;
 - :mod:`wisetut.models` (Appendix D's networks and others) and :mod:`wisetut.data` (the data sets).
 """

@@ -444,7 +444,7 @@ TEAPOTS_CLAIMS = (  # declared 2026-12-07 before seeds 3 and 4 were trained (see
 
 def _npvae_pair(d: int):
     def methods(settings: Settings) -> dict[str, Method]:
-        from wisetut.nonparametric import NonparametricVAE
+        from wisetut.methods import NonparametricVAE
 
         return {f"vae_z{d}": AEVB(), f"npvae_z{d}": NonparametricVAE()}
 
@@ -468,7 +468,7 @@ VARIANTS = {
 
 def _future_methods(settings: Settings) -> dict[str, Method]:
     """Chapter 11: Eq. 15, 16, 17 as training objectives, and the true KL as the penalty (each with the float guard)."""
-    from wisetut.reconstruction import WiSEVariant
+    from wisetut.methods import WiSEVariant
 
     return {k: WiSEVariant(**kw, logvar_floor=FLOOR) for k, kw in VARIANTS.items()}
 
