@@ -40,7 +40,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["dci", "importance_matrix", "mig", "entropic_scores"]
+__all__ = ["dci", "importance_matrix", "mig", "entropic_scores", "teapot_scores"]
 
 
 def _as_2d(x, name: str) -> np.ndarray:
@@ -174,3 +174,43 @@ def mig(codes, factors, *, bins: int = 20) -> dict:
     top = np.sort(mi, axis=0)[::-1]
     gap = np.where(h > 0, (top[0] - top[1]) / np.where(h > 0, h, 1.0), 0.0)
     return {"mig": float(gap.mean()), "per_factor": gap.tolist(), "mutual_information": mi.tolist(), "entropy": h.tolist()}
+
+
+def teapot_scores(model, data, *, n_fit: int, probe, steps: int = 9) -> dict:
+    """Every measure chapter 9 takes of one trained run on the teapots (``data``: a ``TeapotsData``).
+
+    DCI with random forests and with the Lasso (fitted on the codes ``mu`` of the first ``n_fit``
+    training teapots, scored on the held-out ones; azimuth as (cos, sin)), MIG on the training codes,
+    and the smoothness of traversals of the held-out codes at indices ``probe`` (:mod:`wisetut.traversals`),
+    with the forest's importance matrix, each coordinate's traversal numbers and the first probe's
+    decoded paths for the figures.
+    """
+    from wisetut.data.teapots import TARGET_GROUPS, azimuth_targets
+    from wisetut.latent import encode_all
+    from wisetut.traversals import smoothness, traversal_ranges, traverse
+
+    fit, test = azimuth_targets(data.f_train[:n_fit]).numpy(), azimuth_targets(data.f_test).numpy()
+    mu_train, mu_test = encode_all(model, data.x_train)[0], encode_all(model, data.x_test)[0]  # uint8 in, chunk by chunk
+    scored = {}
+    for kind in ("forest", "lasso"):
+        scored[kind] = dci(mu_train[:n_fit].numpy(), fit, mu_test.numpy(), test, groups=TARGET_GROUPS, regressor=kind)
+    gap = mig(mu_train.numpy(), data.f_train.numpy())
+    paths = traverse(model, mu_test[probe], traversal_ranges(mu_test), steps=steps)
+    smooth = smoothness(paths)
+    forest, lasso = scored["forest"], scored["lasso"]
+    return {
+        "dci_disentanglement": forest["disentanglement"],
+        "dci_completeness": forest["completeness"],
+        "dci_informativeness": forest["informativeness"],
+        "lasso_disentanglement": lasso["disentanglement"],
+        "lasso_completeness": lasso["completeness"],
+        "lasso_informativeness": lasso["informativeness"],
+        "mig": gap["mig"],
+        "mig_per_factor": gap["per_factor"],
+        "roughness": smooth["roughness"],
+        "monotone": smooth["monotone"],
+        "change_per_step": smooth["change_per_step"],
+        "importance": forest["importance"],
+        "per_dim": smooth["per_dim"],
+        "paths": paths[0],
+    }
