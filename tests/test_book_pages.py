@@ -39,3 +39,57 @@ def test_the_repeat_check_finds_a_repeated_paragraph_and_cell():
         "print('a cell that was pasted twice by mistake')"
     ]
     assert repeats(["short", "short", "# A\n\n" + para]) == []
+
+
+# --- legible figures: the smallest text of each figure as the book shows it (wisetut.outputs.legibility) -----------
+
+
+def test_recorded_figures_show_their_smallest_text_at_8_px_or_more():
+    """Every figure whose legibility was recorded at save time shows its smallest text at MIN_FONT_PX or more.
+
+    Figures saved before the record existed are not in book/figures/legibility.json; they are listed, not judged.
+    """
+    from wisetut.outputs import MIN_FONT_PX
+
+    path = BOOK / "figures" / "legibility.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    assert all((BOOK / "figures" / f"{name}.png").exists() for name in record), "an entry for a figure that is gone"
+    small = {name: r for name, r in record.items() if r["min_font_px"] is not None and r["min_font_px"] < MIN_FONT_PX}
+    assert not small, f"text below {MIN_FONT_PX} px as the book shows it: {small}"
+    unrecorded = sorted(p.stem for p in (BOOK / "figures").glob("*.png") if p.stem not in record)
+    print(f"{len(record)} figures recorded and legible; {len(unrecorded)} saved before the record: {unrecorded}")
+
+
+def test_legibility_is_measured_as_the_book_shows_a_wide_figure(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from wisetut import outputs
+
+    fig, ax = plt.subplots(figsize=(16, 3.6))  # shrunk to the column: 8-point ticks become about 5 px
+    ax.tick_params(labelsize=8)
+    ax.plot([0, 1])
+    wide = outputs.legibility(fig)
+    assert wide["min_font_pt"] == 8 and wide["min_font_px"] < outputs.MIN_FONT_PX
+    assert wide["min_font_px"] == pytest.approx(8 / 72 * outputs.COLUMN_PX / wide["width_in"], rel=1e-3)
+    fig, ax = plt.subplots(figsize=(6, 3))  # narrower than the column: shown at its own size
+    ax.plot([0, 1])
+    ax.tick_params(labelsize=8)
+    assert outputs.legibility(fig)["min_font_px"] == pytest.approx(8 / 72 * outputs.INLINE_DPI, rel=1e-3)
+    monkeypatch.setenv(outputs.OUTPUT_ENV_VAR, str(tmp_path))
+    outputs.save_figure(fig, "small")
+    assert json.loads((tmp_path / "figures" / "legibility.json").read_text())["small"]["min_font_pt"] == 8
+    plt.close("all")
+
+
+def test_the_browser_check_uses_the_package_column():
+    import sys
+
+    sys.path.insert(0, str(BOOK.parent / "tools"))
+    import check_book
+
+    from wisetut.outputs import COLUMN_PX
+
+    assert check_book.COLUMN_PX == COLUMN_PX

@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+COLUMN_PX = 640  # wisetut.outputs.COLUMN_PX (this tool runs without the package installed)
 HOST = "127.0.0.1"
 # Scripts that only an online reader can load: MyST-NB's loaders for ipywidgets (no PyPI package
 # ships them). Blocking them leaves the static page intact; only the widget is missing offline.
@@ -81,7 +82,9 @@ async () => {
     if (at >= 0) rawTex.push(text.slice(Math.max(0, at - 20), at + 60).trim());
   }
   const images = Array.from(document.images, img => ({src: img.currentSrc || img.src,
-                                                       ok: img.complete && img.naturalWidth > 0}));
+                                                       ok: img.complete && img.naturalWidth > 0,
+                                                       width: img.getBoundingClientRect().width,
+                                                       natural: img.naturalWidth}));
   await document.fonts.ready;
   const fontErrors = Array.from(document.fonts).filter(font => font.status === 'error')
                                               .map(font => font.family);
@@ -264,6 +267,11 @@ def read_page(
     report.problems += [f"formula with a MathJax error: {tex}" for tex in seen["mathErrors"]]
     report.problems += [f"raw TeX in the text: {text!r}" for text in seen["rawTex"]]
     report.problems += [f"image not loaded: {img['src']}" for img in seen["images"] if not img["ok"]]
+    report.problems += [  # figures are sized for a column of COLUMN_PX (wisetut.outputs.legibility): none may show narrower
+        f"image shrunk to {img['width']:.0f} px, narrower than the {COLUMN_PX}-px column figures are sized for: {img['src']}"
+        for img in seen["images"]
+        if img["ok"] and img["natural"] > img["width"] + 1 and img["width"] < COLUMN_PX - 1
+    ]
     report.problems += [f"font not loaded: {family}" for family in seen["fontErrors"]]
     online_only = [url for url in blocked if url.startswith(ONLINE_ONLY)]
     report.problems += [f"needs the network: {url}" for url in blocked if url not in online_only]

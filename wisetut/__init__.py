@@ -10,7 +10,8 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
   :mod:`~wisetut.nonparametric` (generation in Bodin et al.'s space X);
 - training: :mod:`~wisetut.engine` (the one loop), :mod:`~wisetut.schedule`,
   :mod:`~wisetut.checkpoints` (files, fingerprints, resuming), :mod:`~wisetut.checks`,
-  :mod:`~wisetut.malloc` (a CPU memory setting), :mod:`~wisetut.cache` (a run's measures kept beside its checkpoint), :mod:`~wisetut.distributed` (``torchrun``);
+  :mod:`~wisetut.malloc` (a CPU memory setting), :mod:`~wisetut.cache` (a run's measures kept beside
+  its checkpoint), :mod:`~wisetut.distributed` (``torchrun``);
 - what to train: :mod:`~wisetut.profiles` (``WISETUT_PROFILE``), :mod:`~wisetut.runs`,
   :mod:`~wisetut.experiments`, :mod:`~wisetut.outputs`, :mod:`~wisetut.cli` (``python -m wisetut``);
 - what was learned: :mod:`~wisetut.analysis` (a method's objective at a trained model), :mod:`~wisetut.claims`,

@@ -26,7 +26,17 @@ import torch
 from wisetut.checkpoints import write_atomically
 from wisetut.profiles import current_profile
 
-__all__ = ["pick_device", "run_record", "output_dir", "quick_root", "data_root", "save_results", "save_figure", "glue"]
+__all__ = [
+    "pick_device",
+    "run_record",
+    "output_dir",
+    "quick_root",
+    "data_root",
+    "save_results",
+    "save_figure",
+    "legibility",
+    "glue",
+]
 
 OUTPUT_ENV_VAR = "WISETUT_OUTPUT_DIR"
 
@@ -117,10 +127,45 @@ def save_results(results: dict, experiment: str) -> Path:
     return write_atomically(output_dir("results") / f"{experiment}.json", lambda tmp: tmp.write_text(text))
 
 
+COLUMN_PX = 640  # the book's text column at least, in CSS pixels (about 690; the browser test checks it is no narrower)
+MIN_FONT_PX = 8  # the smallest text a figure may show in the book, as rendered
+INLINE_DPI = 100  # a notebook's inline figures: pixels per inch of the image the book shows
+
+
+def legibility(fig) -> dict:
+    """How large a figure's smallest text is as the book shows it.
+
+    The notebook's inline image is ``width_in * INLINE_DPI`` pixels wide (cropped to its content, as
+    saved); the book shows it at that width, or shrunk to the text column (:data:`COLUMN_PX`). The
+    smallest visible text, ``min_font_pt`` points, is then ``min_font_px`` pixels high.
+    """
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # lays out the tick labels, which exist only once drawn
+    renderer = fig.canvas.get_renderer()
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.get_figure() is fig]
+    width_in = fig.get_tightbbox(renderer).width + 0.2  # bbox_inches="tight" pads 0.1 in on each side
+    shown_px = min(width_in * INLINE_DPI, COLUMN_PX)
+    min_pt = float(min(sizes)) if sizes else None
+    return {
+        "width_in": round(float(width_in), 3),
+        "min_font_pt": min_pt,
+        "min_font_px": None if min_pt is None else round(float(min_pt / 72 * shown_px / width_in), 2),
+    }
+
+
 def save_figure(fig, name: str) -> Path:
-    """Save a Matplotlib figure as ``figures/<name>.png`` (150 dpi) and return its path."""
+    """Save a Matplotlib figure as ``figures/<name>.png`` (150 dpi) and return its path.
+
+    Its :func:`legibility` is recorded in ``figures/legibility.json`` (the book's tests fail a figure
+    whose smallest text would show below :data:`MIN_FONT_PX` pixels).
+    """
     path = output_dir("figures") / f"{name}.png"
     fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    record = path.with_name("legibility.json")
+    stored = json.loads(record.read_text()) if record.exists() else {}
+    stored[name] = legibility(fig)
+    write_atomically(record, lambda tmp: tmp.write_text(json.dumps(dict(sorted(stored.items())), indent=1) + "\n"))
     return path
 
 
