@@ -9,7 +9,6 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle  # noqa: E402
 
-from wisetut.experiments import convergence  # noqa: E402
 from wisetut.plots import (  # noqa: E402
     convergence_table,
     explore_two_posteriors,
@@ -21,6 +20,7 @@ from wisetut.plots import (  # noqa: E402
     training_curves,
     two_posteriors,
 )
+from wisetut.results import convergence  # noqa: E402
 from wisetut.synthetic import TERMS, two_posterior_terms  # noqa: E402
 
 

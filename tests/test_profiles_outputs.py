@@ -10,11 +10,12 @@ import torch
 
 from wisetut import current_profile, settings_for
 from wisetut.data import make_sine_waves
-from wisetut.experiments import results_record, train_methods
+from wisetut.experiments import train_methods
 from wisetut.methods import AEVB, WiSE
 from wisetut.models import sine_autoencoder
 from wisetut.outputs import output_dir, quick_root, save_results
 from wisetut.profiles import PROFILES, SETTINGS, Settings
+from wisetut.results import results_record
 
 
 def test_profile_from_environment(monkeypatch):

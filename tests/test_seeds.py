@@ -10,10 +10,11 @@ from resume_helpers import assert_same_state
 from scipy import stats
 
 from wisetut.data import make_sine_waves
-from wisetut.experiments import checkpoint_path, results_record, train_methods
+from wisetut.experiments import checkpoint_path, train_methods
 from wisetut.methods import AEVB, WAEGAN, WiSE
 from wisetut.models import sine_autoencoder
 from wisetut.profiles import Settings
+from wisetut.results import results_record
 
 SETTINGS = Settings(n_train=64, n_test=32, epochs=1, batch_size=32, latent_dim=4, lr=1e-3)
 X, X_TEST = make_sine_waves(64).x, make_sine_waves(32, seed=1).x

@@ -75,7 +75,7 @@ def test_wae_networks_shapes():
 
 
 def test_convergence_criterion():
-    from wisetut.experiments import convergence
+    from wisetut.results import convergence
 
     flat = convergence([10.0, 5.0, 4.0, 3.99, 3.98, 3.97, 3.97, 3.97, 3.96, 3.96])
     assert flat["met"] and flat["window"] == 2 and flat["relative_change"] == pytest.approx(0.01 / 3.97)

@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT))
 from wisetut import distributed  # noqa: E402
 from wisetut.data import load_mnist, make_sine_waves  # noqa: E402
 from wisetut.engine import evaluate, train  # noqa: E402
-from wisetut.experiments import convergence  # noqa: E402
 from wisetut.latent import encode_all, latent_summary  # noqa: E402
 from wisetut.methods import WiSE  # noqa: E402
 from wisetut.models import mnist_autoencoder, sine_autoencoder  # noqa: E402
+from wisetut.results import convergence  # noqa: E402
 
 M, PROCESSES, FLOOR = 64, 2, -30.0
 # data set: (network, latent size, Adam's rate, epochs, training and held-out sizes): Appendix D.1 and D.2's

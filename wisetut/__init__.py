@@ -13,7 +13,8 @@ The book in ``book/`` teaches the paper chapter by chapter and only *calls* this
   :mod:`~wisetut.malloc` (a CPU memory setting), :mod:`~wisetut.cache` (a run's measures kept beside
   its checkpoint), :mod:`~wisetut.distributed` (``torchrun``);
 - what to train: :mod:`~wisetut.profiles` (``WISETUT_PROFILE``), :mod:`~wisetut.runs`,
-  :mod:`~wisetut.experiments`, :mod:`~wisetut.outputs`, :mod:`~wisetut.cli` (``python -m wisetut``);
+  :mod:`~wisetut.experiments`, :mod:`~wisetut.results` (histories and results records),
+  :mod:`~wisetut.outputs`, :mod:`~wisetut.cli` (``python -m wisetut``);
 - what was learned: :mod:`~wisetut.analysis` (a method's objective at a trained model), :mod:`~wisetut.claims`,
   :mod:`~wisetut.calibration`, :mod:`~wisetut.latent`, :mod:`~wisetut.generate`,
   :mod:`~wisetut.image_metrics` (sharpness, Fréchet distances, FID), :mod:`~wisetut.disentanglement`,

@@ -14,7 +14,7 @@ The interval is a paired t interval when the seeds of the two arms are matched (
 both runs' initial weights, batches and noise), Welch's t interval otherwise, and a one-sample t
 interval against a threshold. A claim that is exact math (a bound, an identity checked to
 rounding) is judged by :func:`exact` and needs no seeds. A verdict on runs that failed the book's
-convergence criterion (:func:`wisetut.experiments.convergence`) keeps its state and is marked
+convergence criterion (:func:`wisetut.results.convergence`) keeps its state and is marked
 *not converged*: it may move with longer training.
 
 :func:`render` writes the list a chapter shows (the paper's claims and ours apart),

@@ -1,29 +1,15 @@
 """One training loop for every method (Appendix C's algorithm with any objective).
 
-:func:`train` fits an :class:`~wisetut.models.AutoEncoder` with a
-:class:`~wisetut.methods.Method`: Adam per parameter group, mini-batches drawn at random,
-``tqdm.auto`` progress, a per-epoch :class:`History` on training and held-out data, and a
-checkpoint after every epoch.
+:func:`train` fits an :class:`~wisetut.models.AutoEncoder` with a :class:`~wisetut.methods.Method`:
+Adam per parameter group, random mini-batches, a per-epoch :class:`History` on training and held-out
+data, and a checkpoint after every epoch (:mod:`wisetut.checkpoints` identifies the run and refuses
+any other). Data may be float32 or uint8 images (scaled on the device); a rate may be a
+:class:`~wisetut.schedule.StepLR` (Appendix D.3).
 
-Data may be float tensors or uint8 images (``0..255``): a uint8 batch is scaled to float32 in
-[0, 1] on the device (:func:`as_float_batch`), so a large image set (CelebA) is held at a quarter
-of the memory. A learning rate may be a :class:`~wisetut.schedule.StepLR` (Appendix D.3's
-schedule): each optimiser's rate is set at the start of every epoch.
-
-Reproducible by construction: each epoch re-seeds the global RNGs from ``(seed, epoch)``, so a
-run resumed from the checkpoint of epoch ``e`` draws exactly the batches and noise that an
-uninterrupted run draws, and ends with the same parameters (bit for bit on the CPU).
-A checkpoint is verified before it is used (:mod:`wisetut.checkpoints`): one whose run differs
-(the network's layers, the method, either data set, the optimisation settings, the seed), that is
-corrupted or malformed, or that holds more epochs than asked for is a :class:`CheckpointError`
-that changes nothing: not the file, not the model, not the method. Data and the checkpoint path
-are checked before the first step (:func:`check_data`, :func:`~wisetut.checkpoints.check_writable`).
-
-Under ``torchrun --nproc-per-node K`` the same call trains over K processes
-(:mod:`wisetut.distributed`): each takes its rows of every global batch of ``batch_size``, the
-batch-coupled terms are computed over the global batch, and the run is the one-process run (same
-fingerprint and checkpoints, the same numbers up to the order of float sums). Rank 0 writes the
-checkpoint and shows the progress bar.
+Each epoch re-seeds the RNGs from ``(seed, epoch)``, so a resumed run draws the batches and noise of
+an uninterrupted one and ends with the same parameters (bit for bit on the CPU, one thread).
+Under ``torchrun`` the same call trains over several processes (:mod:`wisetut.distributed`), with
+the batch-coupled terms over the global batch: the one-process run, up to the order of float sums.
 """
 
 from __future__ import annotations
@@ -31,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -47,6 +32,7 @@ from wisetut.methods import Forward, Method
 from wisetut.models.base import AutoEncoder, eval_mode
 from wisetut.objectives import aevb_kl, wise_kl_metric
 from wisetut.outputs import pick_device
+from wisetut.results import History, TrainResult
 from wisetut.schedule import lr_factor, schedule_key
 
 __all__ = [
@@ -69,64 +55,6 @@ _TRAIN_METRICS = ("recon", "aevb_kl", "wise_kl", "loss", "elbo")
 DATA_DTYPES = (torch.float32, torch.uint8)
 
 
-@dataclass
-class History:
-    """Per-epoch metrics: ``train`` (averaged over the epoch's steps) and ``test`` (held out).
-
-    Keys of both: ``recon`` (-log p(x|z), z sampled), ``aevb_kl`` (mean per sample),
-    ``wise_kl`` (Eq. 21 per batch), ``elbo`` (``-(recon + aevb_kl)``), ``loss`` (train only),
-    ``recon_mse`` (test only: squared error with z = mu, summed over data dimensions).
-    """
-
-    train: dict[str, list[float]] = field(default_factory=dict)
-    test: dict[str, list[float]] = field(default_factory=dict)
-    seconds: list[float] = field(default_factory=list)
-
-    def append(self, train: dict[str, float], test: dict[str, float], seconds: float) -> None:
-        for store, row in ((self.train, train), (self.test, test)):
-            for k, v in row.items():
-                store.setdefault(k, []).append(float(v))
-        self.seconds.append(float(seconds))
-
-    @property
-    def epochs(self) -> int:
-        return len(self.seconds)
-
-    def as_dict(self) -> dict:
-        return {"train": self.train, "test": self.test, "seconds": self.seconds}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        return cls({k: list(v) for k, v in d["train"].items()}, {k: list(v) for k, v in d["test"].items()}, list(d["seconds"]))
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns: the trained model and method, their history, the final test metrics."""
-
-    model: AutoEncoder
-    method: Method
-    history: History
-    test: dict[str, float]
-    device: torch.device
-    resumed_from_epoch: int
-
-    @property
-    def train_seconds(self) -> float:
-        return float(sum(self.history.seconds))
-
-    def summary(self) -> dict:
-        """The per-method entry of a results file (the ``methods`` entries of ``results/<experiment>.json``)."""
-        return {
-            "test_recon_mse": self.test["recon_mse"],
-            "test_elbo": self.test["elbo"],
-            "test_aevb_kl": self.test["aevb_kl"],
-            "test_wise_kl": self.test["wise_kl"],
-            "train_seconds": self.train_seconds,
-            "hparams": self.method.hparams(),
-        }
-
-
 def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**63 - 1)
 
@@ -136,8 +64,8 @@ def check_data(x, name: str) -> None:
 
     Other dtypes are refused, not converted: float64 or float16 data would otherwise meet float32
     weights deep inside the network (or be rounded without a word); convert with ``x.float()``.
-    NaN or infinite values are found here, before the first step, by one sum over the data (0.02 s
-    for 60,000 float32 MNIST digits); uint8 images are finite by construction.
+    NaN or infinite values are found here, before the first step, by one sum over the data; uint8
+    images are finite by construction.
 
     Raises:
         TypeError: for anything but a ``torch.Tensor`` (a numpy array: ``torch.from_numpy(x)``), or a

@@ -70,7 +70,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence], fmt: str = "
 
 
 def convergence_table(conv: Mapping[str, Mapping], curve: str = "held-out value") -> str:
-    """One row per run of :func:`wisetut.experiments.convergence`'s record (chapter 4 on).
+    """One row per run of :func:`wisetut.results.convergence`'s record (chapter 4 on).
 
     Columns: the run, its epochs, the relative change of ``curve`` over the last window, and
     whether the book's criterion was met.
@@ -94,7 +94,7 @@ def training_curves(
     """Per-epoch curves, one line per run, with the convergence window shaded (chapter 4 on).
 
     ``window`` is the number of final epochs the criterion compares over (the ``window`` of
-    :func:`wisetut.experiments.convergence`); it is shaded grey when given. Epochs count from 1.
+    :func:`wisetut.results.convergence`); it is shaded grey when given. Epochs count from 1.
     ``legend=False`` leaves the legend out (a row of panels that share one).
     """
     n = 0

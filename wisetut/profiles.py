@@ -33,7 +33,7 @@ class Settings:
     """Data size and optimisation settings of one experiment under one profile.
 
     ``profile`` is the profile the settings belong to: :func:`settings_for` fills it in, so a
-    results record (:func:`wisetut.experiments.results_record`) reads it from the settings it was
+    results record (:func:`wisetut.results.results_record`) reads it from the settings it was
     made with, not from the environment. ``knobs`` holds an experiment's own settings beyond
     training (chapters 6 and 8: the digit classifier's epochs, chapter 8's interpolation pairs), so that
     a chapter reads them from here instead of branching on the profile; results records store them.
@@ -86,8 +86,7 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     "mnist": _MNIST_2D,
     # The WAE paper's MNIST setting (official code, config_mnist; chapter 6): latent 8, batch 100,
     # 100 epochs, Adam 1e-3; 60,000 + 10,000 digits. standard: all of MNIST as well, for 10 epochs
-    # (6,000 steps, against 4,000 for 100 epochs over the 4,000 digits standard used before), on
-    # chapter 5's networks: 18 runs (six methods, three seeds) fit about 40 minutes of a 2-core CPU.
+    # (6,000 steps), on chapter 5's networks.
     # knobs: the digit classifier whose features give chapter 6's Fréchet distances trains 8 epochs
     # (1 in quick) on the training digits.
     "wae": {
@@ -181,9 +180,8 @@ SETTINGS: dict[str, dict[str, Settings]] = {
     # Teapots (chapter 9), rendered here (wisetut.data.teapots): the paper gives no teapot settings, so
     # these are ours. Latent 10 and batch 64 as the disentanglement literature (Locatello et al., 2019);
     # paper: Eastwood & Williams's 200,000 images at 64x64 (90% / 10%), Adam 1e-4, 50 epochs, for a GPU;
-    # standard: 32x32 images (wisetut.data.teapots.SIZE), 10,000 + 1,000 of them and 30 epochs, so that
-    # 15 runs (5 methods x 3 seeds) fit about 40 minutes of a 2-core CPU; the rate drops x0.3 at
-    # epochs 18 and 24 to let the runs settle before the convergence window.
+    # standard: 32x32 images (wisetut.data.teapots.SIZE), 10,000 + 1,000 of them and 30 epochs; the
+    # rate drops x0.3 at epochs 18 and 24 to let the runs settle before the convergence window.
     "teapots": {
         "quick": Settings(n_train=256, n_test=128, epochs=2, batch_size=64, latent_dim=10, lr=1e-3),
         "standard": Settings(

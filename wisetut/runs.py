@@ -25,12 +25,12 @@ from torch import Tensor
 from wisetut import checkpoints
 from wisetut.checkpoints import CheckpointError
 from wisetut.claims import Claim, Margin
-from wisetut.engine import TrainResult
 from wisetut.experiments import checkpoint_path, train_methods
 from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, Method, WiSE
 from wisetut.models import mlp_autoencoder, mnist_autoencoder, sine_autoencoder
 from wisetut.models.base import AutoEncoder
 from wisetut.profiles import Settings, current_profile, settings_for
+from wisetut.results import TrainResult
 
 __all__ = ["Group", "Experiment", "Call", "RunStatus", "EXPERIMENTS", "experiment", "DATA_ROOT"]
 
