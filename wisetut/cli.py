@@ -19,15 +19,11 @@ from pathlib import Path
 
 from wisetut import distributed
 from wisetut.checkpoints import CheckpointError
-from wisetut.outputs import OUTPUT_ENV_VAR, output_dir, pick_device
+from wisetut.outputs import OUTPUT_ENV_VAR, book_dir, output_dir, pick_device
 from wisetut.profiles import ENV_VAR, PROFILES, current_profile
 from wisetut.runs import EXPERIMENTS, experiment
 
-__all__ = ["main", "build_parser", "run_command", "BOOK_DIR"]
-
-# Where the chapters run, so where they look for checkpoints: the clone's book/ folder, else here
-_CLONE_BOOK = Path(__file__).resolve().parents[1] / "book"
-BOOK_DIR = _CLONE_BOOK if _CLONE_BOOK.is_dir() else Path.cwd()
+__all__ = ["main", "build_parser", "run_command"]
 
 EXAMPLES = """\
 examples:
@@ -142,7 +138,7 @@ def _configure(args, parser) -> None:
     if args.output_dir:
         os.environ[OUTPUT_ENV_VAR] = str(args.output_dir.resolve())
     elif OUTPUT_ENV_VAR not in os.environ and current_profile() != "quick":
-        os.environ[OUTPUT_ENV_VAR] = str(BOOK_DIR)  # the chapters run in book/, so that is where they look
+        os.environ[OUTPUT_ENV_VAR] = str(book_dir())  # the chapters run in book/, so that is where they look
 
 
 def _folder() -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "output_dir",
     "quick_root",
     "data_root",
+    "book_dir",
     "save_results",
     "save_figure",
     "legibility",
@@ -110,13 +111,30 @@ def quick_root() -> Path:
     return Path(tempfile.gettempdir()) / f"wisetut-quick-{hashlib.sha256(here.encode()).hexdigest()[:12]}"
 
 
-def data_root() -> Path:
-    """Where the data sets live: the repository's ``data/`` folder seen from a chapter (``../data``), else ``./data``.
+def _clone() -> Path | None:
+    """The repository this package runs from, or ``None`` for an installed package (as on Colab)."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "book").is_dir() else None
 
-    Chapters run with ``book/`` as their working directory, so ``../data`` is the repository's
-    folder (where ``make data`` writes MNIST); on Colab, or anywhere else, ``./data``.
+
+def data_root() -> Path:
+    """Where the data sets live: the repository's ``data/`` (``make data`` writes MNIST there), else ``./data``.
+
+    Given relative to the working directory where it can be: ``../data`` from a chapter in ``book/``.
     """
-    return Path("../data") if Path("../data").is_dir() else Path("data")
+    clone = _clone()
+    if clone is None:
+        return Path("data")
+    try:
+        return Path(os.path.relpath(clone / "data"))
+    except ValueError:  # another drive (Windows)
+        return clone / "data"
+
+
+def book_dir() -> Path:
+    """Where the chapters run, so where their ``checkpoints/`` are: the repository's ``book/``, else here."""
+    clone = _clone()
+    return clone / "book" if clone is not None else Path.cwd()
 
 
 def save_results(results: dict, experiment: str) -> Path:

@@ -29,14 +29,11 @@ from wisetut.experiments import checkpoint_path, train_methods
 from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, Method, WiSE
 from wisetut.models import mlp_autoencoder, mnist_autoencoder, sine_autoencoder
 from wisetut.models.base import AutoEncoder
+from wisetut.outputs import data_root
 from wisetut.profiles import Settings, current_profile, settings_for
 from wisetut.results import TrainResult
 
-__all__ = ["Group", "Experiment", "Call", "RunStatus", "EXPERIMENTS", "experiment", "DATA_ROOT"]
-
-# The repository's data/ folder when the package runs from a clone (as the chapters' "../data"), else ./data
-_CLONE_DATA = Path(__file__).resolve().parents[1] / "data"
-DATA_ROOT = _CLONE_DATA if _CLONE_DATA.is_dir() else Path("data")
+__all__ = ["Group", "Experiment", "Call", "RunStatus", "EXPERIMENTS", "experiment"]
 
 
 @dataclass(frozen=True)
@@ -207,14 +204,14 @@ def _sine(settings: Settings) -> tuple[Tensor, Tensor]:
 def _mnist(settings: Settings) -> tuple[Tensor, Tensor]:
     from wisetut.data import load_mnist
 
-    data = load_mnist(settings.n_train, settings.n_test, root=DATA_ROOT, seed=0)
+    data = load_mnist(settings.n_train, settings.n_test, root=data_root(), seed=0)
     return data.x_train, data.x_test
 
 
 def _faces(settings: Settings) -> tuple[Tensor, Tensor]:
     from wisetut.data.faces import load_faces
 
-    data = load_faces(settings.n_train, settings.n_test, root=DATA_ROOT, seed=0)
+    data = load_faces(settings.n_train, settings.n_test, root=data_root(), seed=0)
     return data.x_train, data.x_test
 
 
@@ -222,7 +219,7 @@ def _teapots(settings: Settings) -> tuple[Tensor, Tensor]:
     from wisetut.data.teapots import SIZE, load_teapots
 
     data = load_teapots(
-        settings.n_train, settings.n_test, size=SIZE[settings.profile or current_profile()], root=DATA_ROOT, seed=0
+        settings.n_train, settings.n_test, size=SIZE[settings.profile or current_profile()], root=data_root(), seed=0
     )
     return data.x_train, data.x_test
 
