@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/wise_kl.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/latent_measures.py
+	$(PY) benchmarks/cached_measures.py --profile standard
 
 clean:
 	rm -rf _build  # the book, its MathJax copy and the screenshots
