@@ -28,6 +28,19 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
 
 
+def grey_png(width: int, height: int) -> bytes:
+    """A grey RGB PNG of the given size (a wide figure, for the column check)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\x80" * (3 * width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 def read(folder: Path, pages: list[str] | None = None, screenshots: Path | None = None):
     """``check_book``, skipping the test when no Chromium can be started."""
     try:
@@ -67,6 +80,7 @@ def site(tmp_path):
     (tmp_path / "_static").mkdir()
     (tmp_path / "_static" / "mathjax").symlink_to(mathjax_es5(), target_is_directory=True)
     (tmp_path / "dot.png").write_bytes(PNG)
+    (tmp_path / "wide.png").write_bytes(grey_png(800, 4))
     (tmp_path / "good.html").write_text(
         mathjax_page(
             '<p id="top">A formula <span class="math">\\(\\KL(q \\| p) \\ge 0\\)</span>, '
@@ -82,6 +96,7 @@ def site(tmp_path):
     )
     (tmp_path / "bad_page.html").write_text(
         "<!doctype html><html><body><img src='missing.png' alt='gone'>"
+        "<img src='wide.png' style='width: 300px' alt='a figure squeezed below the column'>"
         "<img src='https://example.org/remote.png' alt='remote'>"
         "<a href='nowhere.html'>dead</a> <a href='good.html#no-such-anchor'>no anchor</a>"
         "<script>throw new Error('boom')</script></body></html>"
@@ -116,5 +131,6 @@ def test_the_checker_passes_a_good_page_and_fails_each_broken_one(site):
         "nowhere.html (HTTP 404)",
         "no #no-such-anchor",
         "boom",
+        "image shrunk to 300 px, narrower than the 640-px column",
     )
     found("notebook.html", "no Colab launch button", "no Binder launch button")

@@ -270,8 +270,8 @@ def read_page(
     report.problems += [  # figures are sized for a column of COLUMN_PX (wisetut.outputs.legibility): none may show narrower
         f"image shrunk to {img['width']:.0f} px, narrower than the {COLUMN_PX}-px column figures are sized for: {img['src']}"
         for img in seen["images"]
-        if img["ok"] and img["natural"] > img["width"] + 1 and img["width"] < COLUMN_PX - 1
-    ]
+        if img["ok"] and img["width"] > 0 and img["natural"] > img["width"] + 1 and img["width"] < COLUMN_PX - 1
+    ]  # (an image of width 0 is not shown: the launch buttons' logos in their closed menu)
     report.problems += [f"font not loaded: {family}" for family in seen["fontErrors"]]
     online_only = [url for url in blocked if url.startswith(ONLINE_ONLY)]
     report.problems += [f"needs the network: {url}" for url in blocked if url not in online_only]
