@@ -177,7 +177,7 @@ def test_the_claims_page_lists_every_stored_verdict_and_nothing_else():
     for r in rows:  # each verdict's row names its chapter and its state
         assert any(
             line.startswith(f"| {r['name'].replace('|', chr(92) + '|')}")
-            and f"**{r['state']}**" in line
+            and f"**{r.get('flag') or r['state']}**" in line  # a flagged verdict shows its flag
             and f"]({r['chapter']}.ipynb)" in line
             for line in table_rows
         ), r["name"]
