@@ -93,3 +93,17 @@ def test_the_browser_check_uses_the_package_column():
     from wisetut.outputs import COLUMN_PX
 
     assert check_book.COLUMN_PX == COLUMN_PX
+
+
+def test_glued_numbers_are_plain_numbers_the_book_can_format(monkeypatch):
+    """A numpy number glued as is shows as np.float64(...) and breaks {glue:text}`name:.2f`: outputs.glue stores plain ones."""
+    import numpy as np
+
+    from wisetut import outputs
+
+    seen = {}
+    monkeypatch.setattr("myst_nb.glue", lambda name, value, display=True: seen.update({name: value}))
+    outputs.glue("f", np.float64(0.25))
+    outputs.glue("i", np.int64(3))
+    outputs.glue("s", "holds")
+    assert repr(seen["f"]) == "0.25" and repr(seen["i"]) == "3" and seen["s"] == "holds"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import platform
 import tempfile
@@ -198,4 +199,8 @@ def glue(name: str, value) -> None:
         from myst_nb import glue as _glue
     except ImportError:
         return
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # a numpy integer's repr is np.int64(...), which the book's {glue:text} cannot format
+    elif isinstance(value, numbers.Real):
+        value = float(value)
     _glue(name, value, display=False)
