@@ -452,11 +452,13 @@ class Seeded:
         *,
         b_key: str | None = None,
         scale: float = 1.0,
+        margin: float = 0.0,
     ) -> Verdict:
         """The paired claim "``a``'s ``key`` is ``claimed`` than ``scale`` times ``b``'s ``b_key``" (default: ``key``).
 
         ``a == b`` with another ``b_key`` compares two measures of the same runs (an error on one
-        part of the data against the rest). The verdict is marked converged when both methods are.
+        part of the data against the rest). ``margin`` shifts ``b`` as in :func:`compare`. The
+        verdict is marked converged when both methods are.
         """
         b_key = b_key or key
         va, vb = self.values(a, key), [scale * v for v in self.values(b, b_key)]
@@ -473,6 +475,7 @@ class Seeded:
             vb,
             claimed=claimed,
             paired=True,
+            margin=margin,
             source=source,
             statement=statement,
             converged=None if None in ok else all(ok),
@@ -515,22 +518,9 @@ class Seeded:
         informative = {}
         verdicts = []
         for c in declared:
-            ref = self.values(c.b, c.measure)
-            size = c.margin.size(ref) if c.margin else 0.0
+            size = c.margin.size(self.values(c.b, c.measure)) if c.margin else 0.0
             shift = size if c.claimed == "less" else -size  # "a at most size worse than b"
-            v = self.compare(c.name, c.a, c.b, c.measure, c.claimed, c.source, c.statement)  # its numbers and convergence
-            v = compare(
-                c.name,
-                self.values(c.a, c.measure),
-                ref,
-                claimed=c.claimed,
-                paired=True,
-                margin=shift,
-                source=c.source,
-                statement=c.statement,
-                converged=v.converged,
-                numbers=v.numbers,
-            )
+            v = self.compare(c.name, c.a, c.b, c.measure, c.claimed, c.source, c.statement, margin=shift)
             flag, why = "", ""
             if c.measure not in informative:
                 informative[c.measure] = self.informative(c.measure)
