@@ -245,6 +245,9 @@ def test_collapsed_arm_makes_a_claim_near_guaranteed_and_trend_settles():
     c = claims.Claim("a below b", "paper", "", "a", "b", "m", "less")
     (v,) = table.judge([c], collapsed={"b": "b's posteriors collapsed"})
     assert v.flag == "near-guaranteed" and v.state == "holds" and v.shown == "near-guaranteed"
+    declared = claims.Claim("a below b", "paper", "", "a", "b", "m", "less", near_guaranteed="b collapses")
+    (d,) = table.judge([declared])  # declared with the claim, before the runs
+    assert d.flag == "near-guaranteed" and d.flag_reason == "b collapses" and d.state == "holds"
     (s,) = table.judge([c], changes={("a", "m"): 0.01, ("b", "m"): 0.01})
     assert s.settled is True and s.flag == ""
     (u,) = table.judge([c], changes={("a", "m"): 0.8, ("b", "m"): 0.8})

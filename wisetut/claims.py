@@ -174,6 +174,8 @@ class Claim:
         family: the claims judged together (their decisions Holm-adjusted together): ``"paper"`` for the
             sources' claims of a chapter, ``"ours"`` for the book's own hypotheses.
         declared: ``"before the runs"``, or when it was added after the results were seen.
+        near_guaranteed: why the claim can barely fail (an arm known to collapse before the runs), or
+            ``""``: such a verdict is flagged near-guaranteed and not counted as support.
     """
 
     name: str
@@ -186,6 +188,7 @@ class Claim:
     margin: Margin | None = None
     family: str = ""
     declared: str = "before the runs"
+    near_guaranteed: str = ""
 
     def __post_init__(self):
         _check_meta(self.source, self.claimed)
@@ -526,6 +529,8 @@ class Seeded:
                 informative[c.measure] = self.informative(c.measure)
             if not informative[c.measure]:
                 flag, why = "uninformative", f"{c.measure} tells no two of the {len(self.per_seed)} methods apart"
+            elif c.near_guaranteed:
+                flag, why = "near-guaranteed", c.near_guaranteed
             elif c.b in collapsed or c.a in collapsed:
                 flag, why = "near-guaranteed", collapsed.get(c.b) or collapsed.get(c.a)
             arms = [changes.get((m, c.measure)) for m in (c.a, c.b)]
