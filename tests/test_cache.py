@@ -55,3 +55,16 @@ def test_damaged_measures_are_refused_and_a_run_is_needed(tmp_path):
         cache.cached(ckpt, "scores", lambda: {"score": 1.0}, code=[measure_one])
     with pytest.raises(CheckpointError, match="no checkpoint"):
         cache.cached(tmp_path / "missing.pt", "scores", lambda: {}, code=[measure_one])
+
+
+def test_a_module_as_the_measuring_code_keys_on_its_whole_source(tmp_path, monkeypatch):
+    import inspect
+    import sys
+
+    ckpt = _checkpoint(tmp_path / "run.pt")
+    here = sys.modules[__name__]
+    key = cache.measure_key(ckpt, [here])
+    assert key == cache.measure_key(ckpt, [here]) and key != cache.measure_key(ckpt, [measure_one])
+    real = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: real(obj) + ("# changed" if obj is here else ""))
+    assert cache.measure_key(ckpt, [here]) != key  # any change in the module measures again

@@ -32,8 +32,9 @@ def measure_key(checkpoint: str | Path, code: Sequence[Callable], params: dict |
         raise checkpoints.CheckpointError(f"{checkpoint} is not a wisetut training checkpoint")
     h = hashlib.sha256(repr(sorted(ckpt["fingerprint"].items())).encode())
     h.update(f"epoch {ckpt['epoch']}".encode())
-    for fn in code:
-        h.update(f"{fn.__module__}.{fn.__qualname__}\n{inspect.getsource(fn)}".encode())
+    for fn in code:  # a function, or a whole module (all the measuring code it holds)
+        name = fn.__name__ if inspect.ismodule(fn) else f"{fn.__module__}.{fn.__qualname__}"
+        h.update(f"{name}\n{inspect.getsource(fn)}".encode())
     h.update(repr(sorted((params or {}).items())).encode())
     return h.hexdigest()
 
@@ -60,7 +61,7 @@ def cached(
         checkpoint: the run's training checkpoint (it must exist: a run's measures need a trained run).
         name: which measures (a chapter may keep several per run).
         compute: returns a dict of numbers, strings, lists, tensors or numpy arrays (stored as tensors).
-        code: the functions whose source decides the result (the measures' own functions).
+        code: the functions whose source decides the result (the measures' own functions), or modules.
         params: the settings that decide it (sample sizes, seeds, indices): plain values, part of the key.
 
     Raises:

@@ -4,6 +4,8 @@ Each helper names the chapter that introduces it. They draw on a Matplotlib ``Ax
 owns (so a chapter composes its own figure) or return a string or an array; none saves anything
 (:func:`wisetut.outputs.save_figure` does).
 
+- :data:`COLUMN_IN`: the width of the book's text column in inches; a figure this wide or narrower is
+  shown at its natural size, so its text is as large as it was drawn (chapters 5 and 9).
 - :func:`markdown_table`: a Markdown table from a header and rows (chapter 4 on).
 - :func:`convergence_table`: the book's convergence criterion per run, as a table (chapter 4 on).
 - :func:`training_curves`: held-out curves with the convergence window shaded (chapter 4 on).
@@ -27,9 +29,11 @@ from scipy import stats
 from torch import Tensor
 from torchvision.utils import make_grid
 
+from wisetut.outputs import COLUMN_PX, INLINE_DPI
 from wisetut.synthetic import two_posterior_terms
 
 __all__ = [
+    "COLUMN_IN",
     "markdown_table",
     "convergence_table",
     "training_curves",
@@ -40,6 +44,8 @@ __all__ = [
     "prior_terms_curves",
     "explore_two_posteriors",
 ]
+
+COLUMN_IN = COLUMN_PX / INLINE_DPI  # 6.4 in: the notebook's inline image is then exactly the column's 640 px
 
 
 def _cell(v, fmt: str) -> str:
