@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = ROOT / "book" / "results" / "timings.json"
 PAGES = {"README.md": ("full",), "book/intro.md": ("compact",), "book/reproducing.md": ("full",)}
 
-# chapter file stem -> (title, what it reproduces, in a line)
+# chapter file stem -> (title, what it reproduces, in a line; "{seeds}" is read from its results file, SEEDS_FROM)
 CHAPTERS = {
     "01_from_aevb_to_wise_ale": (
         "From AEVB to WiSE-ALE",
@@ -36,16 +36,16 @@ CHAPTERS = {
     "03_two_posteriors": ("Two posteriors in one dimension", "Fig. 4, with an interactive version"),
     "04_sine_waves": (
         "Sine waves",
-        "Fig. 5a and Fig. 6 at Appendix D.1's settings, annealed runs beside them, three seeds of six methods",
+        "Fig. 5a and Fig. 6 at Appendix D.1's settings, annealed runs beside them, {seeds} of six methods",
     ),
-    "05_mnist_2d": ("MNIST in two dimensions", "Fig. 1 on three seeds: smooth, compact, separated, measured"),
+    "05_mnist_2d": ("MNIST in two dimensions", "Fig. 1 on {seeds}: smooth, compact, separated, measured"),
     "06_wasserstein_autoencoders": (
         "Wasserstein auto-encoders",
-        "the WAE slides: WAE-MMD and WAE-GAN beside AEVB and WiSE-ALE on all of MNIST, three seeds",
+        "the WAE slides: WAE-MMD and WAE-GAN beside AEVB and WiSE-ALE on all of MNIST, {seeds}",
     ),
-    "07_faces": ("Faces", "Fig. 5b, FID and sharpness on Appendix D.3's networks (a named stand-in for CelebA), three seeds"),
-    "08_nonparametric_vae": ("A nonparametric VAE", "Bodin et al.'s Fig. 2-4 against the VAE and WiSE-ALE, three seeds"),
-    "09_teapots": ("Teapots", "Appendix D's promised teapots: DCI, MIG and traversals of five methods, three seeds"),
+    "07_faces": ("Faces", "Fig. 5b, FID and sharpness on Appendix D.3's networks (a named stand-in for CelebA), {seeds}"),
+    "08_nonparametric_vae": ("A nonparametric VAE", "Bodin et al.'s Fig. 2-4 against the VAE and WiSE-ALE, {seeds}"),
+    "09_teapots": ("Teapots", "Appendix D's promised teapots: DCI, MIG and traversals of five methods, {seeds}"),
     "10_what_makes_wise_ale_work": (
         "What makes WiSE-ALE work",
         "the 1/M weight against the aggregate form (2 x 2), the log M / M bound, the batch size",
@@ -59,6 +59,24 @@ CHAPTERS = {
         "why Eq. 21 must see the global batch; torchrun; the naive local-batch estimator",
     ),
 }
+
+# chapter -> the results file whose runs' seeds "{seeds}" counts (the most seeds of any run in it)
+SEEDS_FROM = {
+    "04_sine_waves": "sine_seeds.json",
+    "05_mnist_2d": "mnist.json",
+    "06_wasserstein_autoencoders": "wae.json",
+    "07_faces": "celeba.json",
+    "08_nonparametric_vae": "npvae.json",
+    "09_teapots": "teapots.json",
+}
+_WORDS = {1: "one seed", 2: "two seeds", 3: "three seeds", 4: "four seeds", 5: "five seeds"}
+
+
+def _seeds(stem: str) -> str:
+    """How many seeds the chapter's stored results rest on, in words (its runs' largest count)."""
+    record = json.loads((TIMINGS.parent / SEEDS_FROM[stem]).read_text())
+    n = max(len(m.get("seeds", [0])) for m in record["methods"].values())
+    return _WORDS.get(n, f"{n} seeds")
 
 
 def _seconds(s: float) -> str:
@@ -98,6 +116,7 @@ def tables(timings: dict) -> dict[str, str]:
         )
         entry = t.get(stored)
         minutes = f"{entry['seconds'] / 60:.1f} (`{stored}`)" if entry else "not measured"
+        what = what.format(seeds=_seeds(stem)) if "{seeds}" in what else what
         compact.append(f"| {n}. [{title}]({stem}.ipynb) | {what} | {minutes} |")
     return {"full": "\n".join(full), "compact": "\n".join(compact)}
 
