@@ -1,27 +1,17 @@
 """Files a reader can trust: atomic writes, verified reads, and what identifies a run.
 
-Everything the package stores with ``torch.save`` (the engine's training checkpoints, the digit
-classifier of chapter 6, the CelebA crop cache) goes through these helpers:
+Everything the package stores with ``torch.save`` goes through these helpers:
 
-- :func:`save` writes atomically (a temporary file, then ``os.replace``): a kill mid-write never
-  leaves a half-written file, and a failed write names the path. :func:`write_atomically` is that
-  one atomic write for any file (the results records, the MNIST files built offline);
+- :func:`save` and :func:`write_atomically` write a temporary file, then ``os.replace`` it: a kill mid-write
+  never leaves a half-written file, and a failed write names the path;
 - :func:`check_writable` finds an unwritable path *before* any work is done;
-- :func:`load` verifies the file before it unpickles anything: ``torch.save`` writes a zip archive
-  whose every record carries a CRC-32, and a flipped bit anywhere in a stored tensor fails that
-  check (``torch.load`` itself does not look); it then loads with ``weights_only=True``, so a file
-  with code in it is refused without running anything;
+- :func:`load` checks every zip record's CRC-32 before it unpickles anything, then loads with
+  ``weights_only=True``: a flipped bit, or a file with code in it, is refused without running anything;
 - :func:`tensor_digest` is the one hash of tensor contents (data sets in fingerprints);
-- :func:`module_structure` describes a network completely enough to tell two runs apart: every
-  submodule's type, its plain settings (a ``Dropout``'s ``p``, a ``LeakyReLU``'s slope, a
-  ``BatchNorm``'s ``eps`` and ``momentum``, the auto-encoder's likelihood) and the shapes of its own
-  tensors. Two networks with the same parameter shapes but ``ReLU`` in place of ``tanh``, or
-  dropout 0.5 in place of 0.1, describe differently. A layer that computes a ``torch.nn`` layer's
-  function another way (:mod:`wisetut.models.layers`) is described as that layer
-  (its ``same_function_as``): its checkpoints are that layer's;
-- :func:`differences` lists, key by key, how two such descriptions differ;
-- :func:`exclusive` lets one process at a time train into a checkpoint: a second waits, saying
-  which process holds it, and a lock left by a killed process never blocks the next run.
+- :func:`module_structure` describes a network (each submodule's type, plain settings, tensor shapes) well
+  enough to tell two runs apart, a layer of :mod:`wisetut.models.layers` as its ``same_function_as``;
+  :func:`differences` lists, key by key, how two such descriptions differ;
+- :func:`exclusive` lets one process at a time train into a checkpoint; a killed process's lock never blocks.
 """
 
 from __future__ import annotations

@@ -1,26 +1,16 @@
 """Verdicts on claims about trained models: **holds**, **fails** or **unresolved**, over seeds.
 
-Every training chapter tests claims: the paper's own sentences ("WiSE-ALE reconstructs better than
-AEVB") and the book's hypotheses about why. A claim compares two *arms* (a number per seed for
-each, or one arm against a fixed threshold) in a claimed direction. One run per arm cannot tell a
-real gap from the spread between seeds (Henderson et al., 2018; Lucic et al., 2018), so a claim
-is judged by a 95% confidence interval of the difference, from :mod:`scipy.stats`:
+A claim (a sentence of the paper, or a hypothesis of the book) compares two *arms*, a number per seed each,
+or one arm against a fixed threshold, in a claimed direction. One run per arm cannot tell a real gap from the
+spread between seeds (Henderson et al., 2018; Lucic et al., 2018), so a claim is judged by a 95% confidence
+interval of the difference (:mod:`scipy.stats`): a paired t interval when the arms' seeds are matched,
+Welch's t interval otherwise, a one-sample t interval against a threshold. **holds**: the interval excludes
+zero on the claimed side; **fails**: on the other side; **unresolved**: it contains zero, or one seed only.
 
-- **holds**: the interval excludes zero on the claimed side;
-- **fails**: it excludes zero on the other side;
-- **unresolved**: it contains zero, or there is only one seed (no interval can be made).
-
-The interval is a paired t interval when the seeds of the two arms are matched (the same seed sets
-both runs' initial weights, batches and noise), Welch's t interval otherwise, and a one-sample t
-interval against a threshold. A claim that is exact math (a bound, an identity checked to
-rounding) is judged by :func:`exact` and needs no seeds. A verdict on runs that failed the book's
-convergence criterion (:func:`wisetut.results.convergence`) keeps its state and is marked
-*not converged*: it may move with longer training.
-
-:func:`render` writes the list a chapter shows (the paper's claims and ours apart),
-:func:`records` the list a results file stores, and :func:`expect` asserts the states a chapter
-expects, so that a re-run that disagrees fails loudly. Introduced in chapter 4 (sine waves) and
-used by every training chapter after it.
+:func:`exact` judges a claim that is exact math, with no seeds. A verdict on runs that failed the book's
+convergence criterion (:func:`wisetut.results.convergence`) keeps its state and is marked *not converged*.
+:func:`render` writes the list a chapter shows, :func:`records` the list a results file stores, and
+:func:`expect` asserts the states a chapter expects, so that a re-run that disagrees fails loudly.
 """
 
 from __future__ import annotations

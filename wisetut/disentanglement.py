@@ -1,37 +1,17 @@
 """Disentanglement metrics: DCI (Eastwood & Williams, 2018) and MIG (Chen et al., 2018).
 
-Both compare a code ``c`` (``[N, D]``, for a trained encoder the posterior means) with the ground-truth
-factors ``v`` that generated the data (``[N, K]``). Chapter 9 uses them on the teapots.
+Both compare a code ``c`` (``[N, D]``, posterior means) with the factors ``v`` (``[N, K]``). **DCI**: one
+regressor per factor (a Lasso by least-angle regression, its penalty by 5-fold cross-validation and the
+one-standard-error rule, or a random forest of 50 trees of depth at most 8) on data standardised as in the
+authors' code (``cianeastwood/qedr``) gives importances ``R[i, j] >= 0`` of ``c_i`` for ``v_j``. With ``P``
+and ``P~`` its rows and columns normalised to sum 1 and ``H_b`` the entropy in base ``b``: disentanglement
+``D = sum_i rho_i (1 - H_K(P_i.))``, ``rho_i = sum_j R_ij / sum_ij R_ij``; completeness
+``C = mean_j (1 - H_D(P~_.j))`` (an unused code scores ``D = C = 0``); informativeness: held-out RMSE over
+each factor's standard deviation, averaged (0 perfect, 1 the mean's); ``groups`` joins a factor's columns.
 
-**DCI** (Eastwood & Williams, 2018). One regressor per factor predicts it from the code (scikit-learn's
-Lasso, solved exactly by least-angle regression, its penalty chosen by 5-fold cross-validation
-with the one-standard-error rule, or a random forest of 50 trees of depth at most 8); codes and factors are
-standardised with the fitting set's mean and standard deviation, as in the authors' code
-(``cianeastwood/qedr``). The importance matrix ``R[i, j] >= 0`` says how much code ``c_i`` matters for
-predicting factor ``v_j`` (the Lasso's absolute weights, the forest's impurity importances). Then
-
-- disentanglement of code ``i``: ``D_i = 1 - H_K(P_i.)`` with ``P_ij = R_ij / sum_k R_ik`` and the
-  entropy in base ``K`` (the number of factors); overall ``D = sum_i rho_i D_i`` with the code's
-  relative importance ``rho_i = sum_j R_ij / sum_ij R_ij``;
-- completeness of factor ``j``: ``C_j = 1 - H_D(P~_.j)`` with ``P~_ij = R_ij / sum_k R_kj`` and the
-  entropy in base ``D`` (the code size); overall ``C`` is the mean over factors (the authors' code);
-- informativeness: the regressors' prediction error on held-out codes, the normalised root mean
-  squared error (RMSE over the factor's standard deviation) averaged over factors: 0 is perfect, 1
-  is no better than predicting the mean. Lower is better.
-
-A factor may span several target columns (``groups``): the teapots' azimuth is predicted as
-``(cos a, sin a)``, so that a code that holds the angle on a circle can be read linearly; its
-importance is the sum of its columns' and its error the mean of theirs. A code that no regressor uses
-(``R = 0``) scores ``D = C = 0``.
-
-**MIG**, the mutual information gap (Chen et al., 2018): codes and factors are discretised into
-``bins`` equal-width bins (over their range in the data; Locatello et al.'s ``disentanglement_lib``
-histogram), the mutual information ``I(c_i; v_j)`` between each pair is estimated from the counts
-(:func:`sklearn.metrics.mutual_info_score`), and
-``MIG = 1/K sum_j (I(c_(1); v_j) - I(c_(2); v_j)) / H(v_j)``, where ``c_(1), c_(2)`` are the two codes
-with the most information about ``v_j``. 1: each factor lives in one code alone; 0: in none, or
-equally in two. The plug-in estimate is biased upwards by about ``(bins - 1)^2 / 2N`` nats per pair;
-the bias cancels in the gap, but not perfectly.
+**MIG**: ``1/K sum_j (I(c_(1); v_j) - I(c_(2); v_j)) / H(v_j)``, with ``c_(1), c_(2)`` the two codes most
+informative about ``v_j``, from ``bins`` equal-width bins (Locatello et al.'s ``disentanglement_lib``) and
+:func:`sklearn.metrics.mutual_info_score`; the upward bias (``(bins - 1)^2 / 2N`` nats a pair) mostly cancels.
 """
 
 from __future__ import annotations

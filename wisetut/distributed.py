@@ -1,41 +1,17 @@
 """Training on several processes (``torchrun``): K processes train the one-process run at M = K m.
 
-The engine (:func:`wisetut.engine.train`) runs unchanged under ``torchrun --nproc-per-node K``:
-it joins the process group that ``torchrun`` describes in the environment (:func:`setup`:
-``nccl`` on GPUs, ``gloo`` on CPUs), and every process (rank ``r``) then holds rows
-``r m : (r + 1) m`` of each global batch of ``M = K m``: every rank draws the same permutation
-from the epoch's seed and takes its slice. ``batch_size`` stays the global ``M``, so a K-process
-run has the fingerprint, the checkpoints and (up to the order of float sums) the numbers of the
-one-process run.
+Under ``torchrun --nproc-per-node K`` the engine (:func:`wisetut.engine.train`) joins the process group
+(:func:`setup`: ``nccl`` on GPUs, ``gloo`` on CPUs); rank ``r`` takes rows ``r m : (r + 1) m`` of each global
+batch of ``M = K m``, keeping the one-process run's fingerprint, checkpoints and numbers (to float rounding):
 
-What makes that exact:
+- Eq. 21's ``1/M sum_i log 1/M sum_j ...`` and WAE-MMD's kernel sum use the global batch (:func:`coupled`);
+- the global loss is the ranks' mean (coupled terms at ``1/M``); :func:`sync_gradients` averages gradients;
+- :func:`normal` and :class:`GlobalDropout` draw the global batch's noise and keep the rank's rows, and
+  :class:`GlobalBatchNorm` takes its statistics over the global batch (on CPUs and GPUs);
+- rank 0 alone writes the checkpoint, and every rank resumes from it (several machines need a shared folder).
 
-- **Batch-coupled terms over the global batch.** Eq. 21 couples every pair of posteriors of the
-  batch (its ``1/M sum_i log 1/M sum_j ...``), and so does WAE-MMD's kernel sum. A method computes
-  them on :func:`coupled` tensors: the whole global batch, gathered with the autograd-aware
-  ``torch.distributed.nn.functional.all_gather``. Every rank then holds the same value, and the
-  gather's backward sums each rank's gradient into the rows it sent.
-- **Loss scaling.** A rank's loss ``L_r`` is written so that the global loss is their mean,
-  ``L = 1/K sum_r L_r``: per-sample terms as means over the local batch, coupled terms at their
-  one-process weight (WiSE-ALE's ``1/M``, not ``1/m``). :func:`sync_gradients` then averages the
-  gradients over the ranks, so every rank holds ``dL/dtheta``. (This is what DDP does; we
-  all-reduce explicitly because the methods call the model's ``encode`` and ``decode``, which
-  DDP's wrapper would not see.)
-- **The same noise.** ``z = mu + sigma * eps``: :func:`normal` draws the global batch's ``eps``
-  on every rank and keeps the rank's rows, so each sample gets the number the one-process run
-  gives it; dropout masks the same way (:class:`GlobalDropout`). The prior draws of the WAEs too.
-- **Batch norm over the global batch** (:class:`GlobalBatchNorm`, statistics through
-  autograd-aware all-reduces). torch's ``SyncBatchNorm`` would do on GPUs, but refuses CPU
-  tensors, so it could not be tested here with ``gloo``; this one runs on both. The modules keep
-  their class in the run's fingerprint, so the checkpoints are the one-process run's.
-- **One writer.** Rank 0 writes the checkpoint and shows the progress bar; every rank reads the
-  checkpoint when it starts, so all resume from the same epoch (several machines need a shared
-  checkpoint folder).
-
-``setup(local_kl=True)`` computes every coupled term over each rank's *local* batch instead, as a
-naive data-parallel run would: Eq. 21's estimator and its ``1/M`` weight then become those of a
-batch of ``m``. It exists for the book's chapter "Training on several GPUs", which measures what
-that does; it changes nothing for AEVB, whose KL is per sample.
+``setup(local_kl=True)`` computes coupled terms over each rank's local batch instead (Eq. 21 at ``m``), the
+naive data-parallel run that the chapter "Training on several GPUs" measures; AEVB is unaffected.
 """
 
 from __future__ import annotations

@@ -10,9 +10,8 @@
 - :func:`features_of`: a network's features of an image set, in batches.
 - :func:`inception_fid`: FID itself (Heusel et al., 2017; the slides' FID 63 / 55 / 42 for VAE / WAE-MMD /
   WAE-GAN on CelebA) through torchmetrics' ``FrechetInceptionDistance`` (torch-fidelity's Inception v3, its
-  weights downloaded on first use). Where they cannot be loaded the result is ``{"available": False,
-  "reason": ...}``, never a number. The tests check that torchmetrics' Fréchet code and
-  :func:`frechet_distance` agree in the same features.
+  weights downloaded on first use); where they cannot be loaded, the result is
+  ``{"available": False, "reason": ...}``, never a number.
 """
 
 from __future__ import annotations

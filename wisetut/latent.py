@@ -1,22 +1,17 @@
 """Numbers for what Fig. 1 shows by eye: how smooth, compact and separated posteriors are.
 
-The paper describes WiSE-ALE's latent space as *smooth* (each posterior decays smoothly: not a
-point), *compact* (posteriors fill a region near the origin with few gaps) and *separated*
-(neighbouring posteriors have narrow but clear borders, rather than merging). We measure each:
+The paper calls WiSE-ALE's latent space *smooth* (each posterior decays smoothly: not a point), *compact*
+(posteriors fill a region near the origin with few gaps) and *separated* (neighbouring posteriors have narrow
+but clear borders). :func:`measure_latents` measures, for one trained model (chapters 5 and 10):
 
-- posterior scale: the geometric-mean standard deviation of each ``q(z|x_i)``;
-- nearest-neighbour distance between posterior means, and scale relative to it;
-- overlap with the nearest neighbour: the Bhattacharyya coefficient
-  ``BC = int sqrt(q_i q_j) dz`` in [0, 1] (1: identical, 0: disjoint), maximised over j != i;
-- spread of the aggregate posterior: ``KL(q(z|D) || N(0, I))`` by Monte Carlo
-  (:func:`wisetut.estimators.mc_aggregate_kl`);
-- compactness as the paper means it, gaps between posteriors: :func:`compactness`, the share of the
-  region the codes occupy that no posterior covers, and the distance to the nearest posterior there
-  in units of its standard deviation;
-- how well the means keep the digit classes apart: k-nearest-neighbour accuracy;
-- how many latent dimensions carry information: active units (Burda et al., 2016).
-
-:func:`measure_latents` gathers them for one trained model (chapters 5 and 10).
+- posterior scale (the geometric-mean standard deviation of each ``q(z|x_i)``), the nearest-neighbour
+  distance between posterior means, and scale relative to it;
+- overlap with the nearest neighbour: the Bhattacharyya coefficient ``BC = int sqrt(q_i q_j) dz`` in [0, 1]
+  (1: identical, 0: disjoint), maximised over j != i;
+- spread: ``KL(q(z|D) || N(0, I))`` by Monte Carlo (:func:`wisetut.estimators.mc_aggregate_kl`);
+- gaps (:func:`compactness`): the share of the codes' region that no posterior covers, and the distance
+  there to the nearest posterior in units of its standard deviation;
+- class separation (k-nearest-neighbour accuracy of the means) and active units (Burda et al., 2016).
 """
 
 from __future__ import annotations

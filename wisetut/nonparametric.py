@@ -1,25 +1,17 @@
 """The nonparametric VAE of Bodin et al. (2017): a low-dimensional space X that ties a wide Z together.
 
-The workshop paper of Bodin et al. (2017, "a nonparametric VAE", GP-LVM inspired; the book's chapter 8) keeps
-the VAE of Kingma & Welling for reconstruction, with a Z as wide as one likes, and adds a second
-encoder ``y -> x`` into a 2-D space X. Within a mini-batch, each code is predicted from the *other*
-codes by kernel weights between their locations in X:
+Bodin et al. (2017, "a nonparametric VAE", GP-LVM inspired; the book's chapter 8) keep the VAE of
+Kingma & Welling with a Z as wide as one likes, and add a second encoder ``y -> x`` into a 2-D space X. Within
+a mini-batch, each code is predicted from the *other* codes by kernel weights between their locations in X:
 
-- its Eq. 4: ``E[z~_i] = W_i z_{not i}``, the GP predictive mean ``k(x_i, X) k(X, X)^-1 z`` replaced by a
-  convex combination (``W_ij >= 0``, ``sum_j W_ij = 1``);
-- its Eq. 6: ``W_ij = sigma^2 exp(-||x_i - x_j||^2 / (2 l^2))`` for ``i != j``, with ``sigma`` and ``l``
-  learned, the diagonal removed and each row normalised (:func:`kernel_weights`);
-- its Eq. 5: ``L~_s = L_g - sum_i (E[z_i] - E[z~_i])^2``, the VAE bound minus the squared distance
-  between the encoder's mean and the mean predicted from X (:class:`NonparametricVAE`).
+- its Eq. 4: ``E[z~_i] = W_i z_{not i}``, the GP mean ``k(x_i, X) k(X, X)^-1 z`` made a convex combination;
+- its Eq. 6: ``W_ij = sigma^2 exp(-||x_i - x_j||^2 / (2 l^2))`` for ``i != j`` (``sigma``, ``l`` learned),
+  each row normalised (:func:`kernel_weights`): ``sigma^2`` cancels and never moves; ``l`` only sets X's unit;
+- its Eq. 5: ``L~_s = L_g - sum_i (E[z_i] - E[z~_i])^2``, the VAE bound minus the squared distance between
+  the encoder's mean and the mean predicted from X (:class:`NonparametricVAE`).
 
-Two facts the paper leaves implicit, both visible in the code: after the row normalisation the
-scale ``sigma^2`` cancels, so Eq. 5 does not depend on it (its gradient is zero and it never moves
-from its initial value); and ``l`` only sets the unit of X, which the second encoder can rescale.
-
-Generation from X (:class:`XSpace`): a new location's code is the kernel-weighted combination of
-the codes of reference digits (the training digits, or a stated subset), decoded; interpolation in
-X decodes the codes along a straight line between two locations (as :func:`wisetut.generate.interpolate`
-does in Z).
+Generation from X (:class:`XSpace`): a new location's code is the kernel-weighted combination of reference
+digits' codes, decoded; interpolation is along a line in X, as :func:`wisetut.generate.interpolate` is in Z.
 """
 
 from __future__ import annotations

@@ -1,27 +1,17 @@
 """The math core of WiSE-ALE: Gaussian overlaps and the two KL terms.
 
-Every function takes posterior parameters as ``[batch, latent]`` tensors, ``mu`` and
-``logvar = log sigma^2`` of a diagonal Gaussian ``q(z|x_i) = N(mu_i, diag(exp(logvar_i)))``,
-and works in log-space so that float32 stays finite for ``logvar`` in [-30, 10] and
-``|mu|`` up to 1e3.
+Every function takes the posterior parameters ``mu`` and ``logvar = log sigma^2`` (``[batch, latent]``) of
+``q(z|x_i) = N(mu_i, diag(exp(logvar_i)))`` and works in log-space, so float32 stays finite for ``logvar``
+in [-30, 10] and ``|mu|`` up to 1e3. Equation numbers: Lin et al. (2019), "WiSE-ALE" (arXiv:1902.06160).
 
-Equation numbers refer to Lin et al. (2019), "WiSE-ALE" (arXiv:1902.06160).
-
-- :func:`log_gaussian_overlap` is the integral of Appendix B: for two diagonal Gaussians,
-  ``int N(z|mu_a, var_a) N(z|mu_b, var_b) dz = N(mu_a; mu_b, var_a + var_b)``, a product
-  over latent dimensions of the factors ``A^{-1/2} B`` of Eq. 22-23.
+- :func:`log_gaussian_overlap` is the integral of Appendix B, a product over latent dimensions of the factors
+  ``A^{-1/2} B`` of Eq. 22-23: ``int N(z|mu_a, var_a) N(z|mu_b, var_b) dz = N(mu_a; mu_b, var_a + var_b)``.
 - :func:`aevb_kl` is ``KL(q(z|x_i) || N(0, I))`` per sample, the prior term of Eq. 26.
-- :func:`wise_kl` is ``KL_approx^UB`` of Eq. 21: Jensen's upper bound on the KL between the
-  mini-batch aggregate posterior ``q(z|B_M) = 1/M sum_i q(z|x_i)`` (Eq. 10) and ``N(0, I)``.
-
-:func:`wise_kl` never builds the ``[M, M, d]`` tensor of pairwise terms: the overlap matrix is
-accumulated a few latent dimensions at a time, and its gradient is computed the same way in a
-hand-written backward pass, so the extra memory is ``O(M^2 + M d)`` (see ``benchmarks/``). The
-batch's overlap with itself is symmetric, so only the tiles on and above the diagonal are
-computed (half the work), and two log-terms share one logarithm (``log s_1 + log s_2 =
-log(s_1 s_2)``) whenever the products cannot under- or overflow. Second derivatives
-(``create_graph=True``, ``torch.func.grad`` of a gradient) are exact: they go through the same
-formulas written in differentiable broadcast operations, at ``O(M^2 d)`` memory.
+- :func:`wise_kl` is ``KL_approx^UB`` of Eq. 21: Jensen's upper bound on the KL between the mini-batch
+  aggregate posterior ``q(z|B_M) = 1/M sum_i q(z|x_i)`` (Eq. 10) and ``N(0, I)``. It never builds the
+  ``[M, M, d]`` pairwise tensor: forward and hand-written backward accumulate the overlap matrix a few
+  latent dimensions at a time, tiles on and above the diagonal only, in ``O(M^2 + M d)`` extra memory.
+  Second derivatives are exact, through differentiable broadcast formulas at ``O(M^2 d)`` memory.
 """
 
 from __future__ import annotations

@@ -1,18 +1,15 @@
 """Figure and table helpers that several chapters share.
 
-Each helper names the chapter that introduces it. They draw on a Matplotlib ``Axes`` the caller
-owns (so a chapter composes its own figure) or return a string or an array; none saves anything
-(:func:`wisetut.outputs.save_figure` does).
+Each helper names the chapter that introduces it. They draw on a Matplotlib ``Axes`` the caller owns, or
+return a string or an array; none saves anything (:func:`wisetut.outputs.save_figure` does).
 
-- :data:`COLUMN_IN`: the width of the book's text column in inches; a figure this wide or narrower is
-  shown at its natural size, so its text is as large as it was drawn (chapters 5 and 9).
+- :data:`COLUMN_IN`: the text column's width in inches; figures no wider show at natural size (chapters 5, 9).
 - :func:`markdown_table`: a Markdown table from a header and rows (chapter 4 on).
 - :func:`convergence_table`: the book's convergence criterion per run, as a table (chapter 4 on).
 - :func:`training_curves`: held-out curves with the convergence window shaded (chapter 4 on).
 - :func:`image_grid`: images tiled with :func:`torchvision.utils.make_grid` (chapter 5 on).
 - :func:`posterior_ellipses`: 2-D posteriors drawn as ellipses of ``n_sd`` standard deviations (chapter 5).
-- :func:`graphical_model`: a directed graphical model (nodes, generative and inference arrows, plates),
-  as in the paper's Fig. 2 (chapter 1).
+- :func:`graphical_model`: a directed graphical model with plates, as in the paper's Fig. 2 (chapter 1).
 - :func:`two_posteriors`, :func:`prior_terms_curves` and :func:`explore_two_posteriors`: the paper's
   Fig. 4, two 1-D posteriors and their prior terms, drawn and explored with sliders (chapter 3).
 """

@@ -10,9 +10,8 @@ scored under every decoded ``z_i``, ``M^2 D`` arithmetic):
 - Eq. 16 (Jensen, an upper bound of Eq. 15): ``sum_i log(1/M sum_j exp L[i, j])``;
 - Eq. 17 (the paper's choice): ``sum_i L[i, i] - M log M``, only the own input, as AEVB.
 
-Each is a one-sample Monte Carlo estimate of its expectation over ``q(z|x_i)``. Log-likelihoods are
-those of :meth:`AutoEncoder.recon_error` (constants dropped, which shifts every entry of ``L`` by
-the same amount and changes none of the comparisons).
+Each is a one-sample Monte Carlo estimate of its expectation over ``q(z|x_i)``. Log-likelihoods are those of
+:meth:`AutoEncoder.recon_error` (constants dropped: every entry of ``L`` shifts alike, no comparison changes).
 """
 
 from __future__ import annotations

@@ -24,7 +24,19 @@ from torch import Tensor
 
 from wisetut import checkpoints
 from wisetut.checkpoints import CheckpointError
-from wisetut.claims import Claim, Margin
+from wisetut.claims import Claim
+from wisetut.declared import (
+    CELEBA_CLAIMS,
+    CONTROLS_MNIST_CLAIMS,
+    CONTROLS_SINE_CLAIMS,
+    MNIST_CLAIMS,
+    NPVAE_CLAIMS,
+    SINE_CLAIMS,
+    SQUARES_CLAIMS,
+    TEAPOTS_CLAIMS,
+    WAE_BETA1_CLAIMS,
+    WAE_CLAIMS,
+)
 from wisetut.experiments import checkpoint_path, train_methods
 from wisetut.methods import AEVB, WAEGAN, WAEMMD, BetaVAE, Method, WiSE
 from wisetut.models import mlp_autoencoder, mnist_autoencoder, sine_autoencoder
@@ -89,8 +101,8 @@ class Experiment:
             every profile, a tuple per profile, or ``(profile, run name) -> tuple`` where runs of
             one experiment have different seeds (chapter 4 seeds its six methods, chapter 10's
             controls on the same checkpoints have one seed).
-        claims: the claims the chapter judges on these runs, declared here before the runs are trained
-            (:class:`wisetut.claims.Claim`); :meth:`wisetut.claims.Seeded.judge` judges them.
+        claims: the claims the chapter judges on these runs, declared in :mod:`wisetut.declared` before the runs
+            are trained (:class:`wisetut.claims.Claim`); :meth:`wisetut.claims.Seeded.judge` judges them.
     """
 
     name: str
@@ -367,203 +379,6 @@ def _teapots_methods(settings: Settings) -> dict[str, Method]:
     }
 
 
-_AS_GOOD = Margin(
-    1.0,
-    "one seed-to-seed standard deviation of beta-VAE (beta = 4), the reference: a gap smaller than "
-    "the spread between two of its own seeds is not one a reader could see",
-)
-_SMOOTH = "'a smooth, compact and meaningful latent representation' (Section 7)"
-_PROMISED = "Appendix D promises a comparison with beta-VAE on smoothness and disentanglement, and shows none"
-
-TEAPOTS_CLAIMS = (  # declared 2026-12-07 before seeds 3 and 4 were trained (seeds 0-2: judged before, with other margins)
-    Claim(
-        "WiSE-ALE reconstructs better than β-VAE (β = 4)",
-        "paper",
-        "'excellent reconstruction quality' (Section 7); Appendix D compares with beta-VAE on teapots",
-        "wise",
-        "beta_vae_4",
-        "test_recon_mse",
-        "less",
-    ),
-    Claim(
-        "WiSE-ALE reconstructs better than AEVB",
-        "paper",
-        "'excellent reconstruction quality' (Section 7)",
-        "wise",
-        "aevb",
-        "test_recon_mse",
-        "less",
-    ),
-    Claim(
-        "WiSE-ALE's latent space is as smooth as β-VAE's (roughness)",
-        "paper",
-        _SMOOTH,
-        "wise",
-        "beta_vae_4",
-        "roughness",
-        "less",
-        margin=_AS_GOOD,
-    ),
-    Claim(
-        "WiSE-ALE's traversals are as monotone as β-VAE's",
-        "ours",
-        "a smooth latent direction keeps moving the image away from where it started",
-        "wise",
-        "beta_vae_4",
-        "monotone",
-        "greater",
-        margin=_AS_GOOD,
-    ),
-    Claim(
-        "WiSE-ALE is as disentangled as β-VAE by DCI (D)",
-        "ours",
-        _PROMISED,
-        "wise",
-        "beta_vae_4",
-        "dci_disentanglement",
-        "greater",
-        margin=_AS_GOOD,
-    ),
-    Claim(
-        "WiSE-ALE is as disentangled as β-VAE by MIG", "ours", _PROMISED, "wise", "beta_vae_4", "mig", "greater", margin=_AS_GOOD
-    ),
-    Claim(
-        "β-VAE (β = 4) is more disentangled than AEVB (DCI D)",
-        "ours",
-        "the beta-VAE literature: a larger beta disentangles more",
-        "beta_vae_4",
-        "aevb",
-        "dci_disentanglement",
-        "greater",
-    ),
-)
-
-
-_FIG1 = "Section 1 on Fig. 1"
-_COLLAPSED_WAE = (
-    "WAE-MMD's posteriors collapse to points (sigma about 2e-5 in every seed stored before these runs), so a "
-    "width or coverage measure ranks any method with real posteriors above it"
-)
-MNIST_CLAIMS = (  # declared 2026-12-07 before seeds 0-4 were trained at D.2 (seeds 0-2 were judged before, as other claims)
-    Claim(
-        "WAE's posteriors are sharper than WiSE-ALE's (σ / NN distance)",
-        "paper",
-        f"'the learnt embedding distributions appear to severely sharp' ({_FIG1}(b))",
-        "wae_mmd",
-        "wise",
-        "scale_over_nn",
-        "less",
-    ),
-    Claim(
-        "WAE's posteriors are sharper than AEVB's (σ / NN distance)",
-        "paper",
-        f"'the learnt embedding distributions appear to severely sharp' ({_FIG1}(b))",
-        "wae_mmd",
-        "aevb",
-        "scale_over_nn",
-        "less",
-    ),
-    Claim(
-        "β-VAE's posteriors overlap their neighbours more than AEVB's (NN Bhattacharyya)",
-        "paper",
-        f"'the individual embedding distributions are almost indistinguishable' ({_FIG1}(e))",
-        "beta_vae",
-        "aevb",
-        "nn_bhattacharyya",
-        "greater",
-    ),
-    Claim(
-        "WiSE-ALE's posteriors are separated where AEVB's merge (NN Bhattacharyya)",
-        "paper",
-        f"'separation, indicated by the narrow, but clear borders between neighbouring embedding distributions "
-        f"as opposed to the merging seen in AEVB' ({_FIG1})",
-        "wise",
-        "aevb",
-        "nn_bhattacharyya",
-        "less",
-    ),
-    Claim(
-        "WiSE-ALE's posteriors are smoother than WAE's (σ / NN distance)",
-        "paper",
-        f"'smoothness ... the probability density for each individual embedding distribution decays smoothly' ({_FIG1})",
-        "wise",
-        "wae_mmd",
-        "scale_over_nn",
-        "greater",
-        near_guaranteed=_COLLAPSED_WAE,
-    ),
-    Claim(
-        "WiSE-ALE's posteriors leave fewer gaps than WAE's (uncovered share)",
-        "paper",
-        f"'compactness, as individual embeddings tend to occupy a maximal local area ... with minimal gaps' ({_FIG1})",
-        "wise",
-        "wae_mmd",
-        "uncovered_share",
-        "less",
-        near_guaranteed=_COLLAPSED_WAE,
-    ),
-    Claim(
-        "WiSE-ALE reconstructs better than AEVB (held-out squared error, z = μ)",
-        "paper",
-        "'excellent reconstruction quality in comparison to other state-of-the-art VAE models' (abstract)",
-        "wise",
-        "aevb",
-        "test_recon_mse",
-        "less",
-    ),
-    Claim(
-        "WiSE-ALE reconstructs better than β-VAE (held-out squared error, z = μ)",
-        "paper",
-        "'excellent reconstruction quality in comparison to other state-of-the-art VAE models' (abstract)",
-        "wise",
-        "beta_vae",
-        "test_recon_mse",
-        "less",
-    ),
-    Claim(
-        "WiSE-ALE reconstructs better than WAE (held-out squared error, z = μ)",
-        "paper",
-        "Appendix D: 'compare with WAE and AEVB on the reconstruction quality'",
-        "wise",
-        "wae_mmd",
-        "test_recon_mse",
-        "less",
-    ),
-    Claim(
-        "WiSE-ALE's posteriors leave more gaps than AEVB's, whose posteriors merge (uncovered share)",
-        "ours",
-        "Eq. 27's 1/M prior weight lets posteriors shrink apart, so WiSE-ALE is compact only next to WAE",
-        "wise",
-        "aevb",
-        "uncovered_share",
-        "greater",
-    ),
-    Claim(
-        "WiSE-ALE keeps the digits more separable than AEVB (5-NN accuracy of the means)",
-        "ours",
-        "a class-level reading of 'separation', which the paper does not use",
-        "wise",
-        "aevb",
-        "knn_accuracy",
-        "greater",
-    ),
-    Claim(
-        "WiSE-ALE's aggregate posterior is as near the prior as AEVB's (aggregate KL)",
-        "ours",
-        "the prior on the aggregate (Eq. 12) might keep the aggregate near N(0, I) as AEVB's per-sample prior does",
-        "wise",
-        "aevb",
-        "aggregate_kl",
-        "less",
-        margin=Margin(
-            1.0,
-            "one seed-to-seed standard deviation of AEVB, the reference: a gap smaller than the spread "
-            "between two of its own seeds is not one a reader could see",
-        ),
-    ),
-)
-
-
 def _npvae_pair(d: int):
     def methods(settings: Settings) -> dict[str, Method]:
         from wisetut.methods import NonparametricVAE
@@ -607,7 +422,16 @@ def _batch_size(m: int):
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
-        Experiment("sine", ("04_sine_waves",), "sine", _sine, _always(sine_autoencoder), _one(_sine_methods), seeds=_sine_seeds),
+        Experiment(
+            "sine",
+            ("04_sine_waves",),
+            "sine",
+            _sine,
+            _always(sine_autoencoder),
+            _one(_sine_methods),
+            seeds=_sine_seeds,
+            claims=SINE_CLAIMS,
+        ),
         Experiment("sine_annealed", ("04_sine_waves",), "sine_annealed", _sine, _always(sine_autoencoder), _one(_sine_shown)),
         Experiment(
             "mnist",
@@ -619,7 +443,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             seeds=FIVE_SEEDS,
             claims=MNIST_CLAIMS,
         ),
-        Experiment("wae", ("06_wasserstein_autoencoders",), "wae", _mnist, _wae_network, _one(_wae_methods), seeds=SEEDS),
+        Experiment(
+            "wae",
+            ("06_wasserstein_autoencoders",),
+            "wae",
+            _mnist,
+            _wae_network,
+            _one(_wae_methods),
+            seeds=SEEDS,
+            claims=WAE_CLAIMS,
+        ),
         Experiment(
             "wae_beta1",
             ("06_wasserstein_autoencoders",),
@@ -628,6 +461,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             _wae_network,
             lambda s: (Group(replace(s, epochs=max(1, s.epochs // 5)), _wae_beta1),),
             seeds=SEEDS,
+            claims=WAE_BETA1_CLAIMS,
         ),
         Experiment(
             "squares",
@@ -637,8 +471,11 @@ EXPERIMENTS: dict[str, Experiment] = {
             _squares_network,
             _one(_squares_methods),
             seeds=SEEDS,
+            claims=SQUARES_CLAIMS,
         ),
-        Experiment("celeba", ("07_faces",), "faces", _faces, _celeba_network, _one(_faces_methods), seeds=SEEDS),
+        Experiment(
+            "celeba", ("07_faces",), "faces", _faces, _celeba_network, _one(_faces_methods), seeds=SEEDS, claims=CELEBA_CLAIMS
+        ),
         Experiment(
             "teapots",
             ("09_teapots",),
@@ -649,7 +486,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             seeds=FIVE_SEEDS,
             claims=TEAPOTS_CLAIMS,
         ),
-        Experiment("npvae", ("08_nonparametric_vae",), "npvae", _mnist, _always(mlp_autoencoder), _npvae_groups, seeds=SEEDS),
+        Experiment(
+            "npvae",
+            ("08_nonparametric_vae",),
+            "npvae",
+            _mnist,
+            _always(mlp_autoencoder),
+            _npvae_groups,
+            seeds=SEEDS,
+            claims=NPVAE_CLAIMS,
+        ),
         Experiment(
             "controls_sine",
             ("10_what_makes_wise_ale_work",),
@@ -658,6 +504,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             _always(sine_autoencoder),
             _one(_cells),
             seeds=SEEDS,
+            claims=CONTROLS_SINE_CLAIMS,
         ),
         Experiment(
             "controls_mnist",
@@ -667,6 +514,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             _always(mnist_autoencoder),
             _one(_cells),
             seeds=SEEDS,
+            claims=CONTROLS_MNIST_CLAIMS,
         ),
         *(
             Experiment(

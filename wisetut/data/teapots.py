@@ -1,29 +1,17 @@
 """Teapots rendered here, in the spirit of Eastwood & Williams (2018): five independent factors.
 
-Eastwood & Williams (2018) introduced their DCI metrics on renderings of the Utah teapot whose
-azimuth, elevation and RGB colour vary independently. Their files cannot be had here, so this module
-**renders its own teapots**; they are not that data set, and every record says so
-(:data:`TEAPOTS_NAME`).
+Eastwood & Williams (2018) introduced their DCI metrics on renderings of the Utah teapot whose azimuth,
+elevation and RGB colour vary independently. Their files cannot be had here, so this module **renders its
+own teapots**; they are not that data set, and every record says so (:data:`TEAPOTS_NAME`).
 
-The teapot is a signed distance field built from simple shapes (object frame, ``y`` up):
-
-- a body of revolution: an ellipsoid of radii (1.0, 0.75, 1.0) with a flat base at ``y = -0.6``;
-- a lid (a flat ellipsoid) and its knob (a sphere) on top;
-- a spout, a cone with rounded ends rising from the body towards ``+x``;
-- a handle, a torus in the ``xy`` plane on the ``-x`` side.
-
-The spout and the handle break the body's rotational symmetry (and the light breaks the mirror one),
-so every azimuth gives a different image. The camera is orthographic and looks at the teapot's
-centre from azimuth ``a`` and elevation ``e`` (``e = 0``: from the side, ``e = pi / 2``: from above);
-each pixel's ray is sphere-traced (Hart, 1996) to the surface, and the surface is shaded Lambertian
-under one directional light fixed in the camera's frame (from the upper left, in front) plus an
-ambient term: ``colour * (AMBIENT + (1 - AMBIENT) max(0, n . l))`` on a black background. Each pixel
-averages ``supersample x supersample`` rays (anti-aliasing).
-
-Factors, drawn independently and uniformly (seeded): azimuth in ``[0, 2 pi)``, elevation in
-``[0, pi / 2]``, and each of red, green and blue in ``[0.2, 1]`` (not darker: a black teapot on the
-black background would hide its pose). Images are uint8 ``[N, 3, size, size]``, cached under
-``data/`` by :func:`load_teapots`.
+The teapot is a signed distance field (``y`` up): a body of revolution (an ellipsoid of radii (1.0, 0.75, 1.0)
+with a flat base at ``y = -0.6``), a lid and knob on top, a cone spout towards ``+x`` and a torus handle on
+the ``-x`` side, so every azimuth gives a different image. An orthographic camera at azimuth ``a``, elevation
+``e`` (``e = 0``: from the side, ``e = pi / 2``: from above) sphere-traces each pixel's ray (Hart, 1996);
+shading is ``colour * (AMBIENT + (1 - AMBIENT) max(0, n . l))`` (Lambertian, one light fixed in the camera's
+frame) on black, averaged over ``supersample x supersample`` rays. Factors, independent, uniform and seeded:
+azimuth in ``[0, 2 pi)``, elevation in ``[0, pi / 2]``, red, green and blue each in ``[0.2, 1]`` (a black
+teapot would hide its pose). Images are uint8 ``[N, 3, size, size]``, cached by :func:`load_teapots`.
 """
 
 from __future__ import annotations

@@ -1,22 +1,16 @@
 """The methods the paper compares, as objectives over one training engine.
 
-Each method turns one forward pass (:class:`Forward`) into the losses it minimises, one per
-parameter group. The engine (:mod:`wisetut.engine`) keeps one optimiser per group, so an
-adversarial method (WAE-GAN) adds a group for its adversary and needs no second loop.
+Each method turns one forward pass (:class:`Forward`) into one loss per parameter group; the engine
+(:mod:`wisetut.engine`) keeps one optimiser per group, so WAE-GAN's adversary needs no second loop.
+Losses are the negative objectives divided by the batch size ``M``:
 
-Losses are the negative objectives divided by the batch size ``M`` (a per-sample scale, which
-Adam is insensitive to):
-
-- :class:`AEVB` (Eq. 26):  ``1/M sum_i [rec_i + KL(q(z|x_i) || p(z))]``
-- :class:`BetaVAE`:        ``1/M sum_i [rec_i + beta KL(q(z|x_i) || p(z))]``
-- :class:`WiSE` (Eq. 27):  ``1/M [sum_i rec_i + w KL_UB(q(z|B_M) || p(z))]`` with ``w = 1`` as
-  written: one KL for the whole batch, so per sample the prior weighs ``1/M`` of AEVB's.
+- :class:`AEVB` (Eq. 26):  ``1/M sum_i [rec_i + KL(q(z|x_i) || p(z))]``; :class:`BetaVAE`: KL times ``beta``
+- :class:`WiSE` (Eq. 27):  ``1/M [sum_i rec_i + w KL_UB(q(z|B_M) || p(z))]``, ``w = 1``: one KL per batch
 - :class:`WAEMMD`:         ``1/M sum_i rec_i + lambda MMD_IMQ(z ~ q(z|x), z ~ p(z))``
-- :class:`WAEGAN`:         ``1/M sum_i rec_i + lambda BCE(D(z ~ q(z|x)), 1)``, and the adversary ``D``'s
-  own loss in a second parameter group
+- :class:`WAEGAN`:         ``1/M sum_i rec_i + lambda BCE(D(z ~ q(z|x)), 1)``; the adversary ``D``'s own group
 
-``rec_i = -log p(x_i|z_i)`` up to a constant, with ``z_i ~ q(z|x_i)`` by the reparameterisation
-trick (Appendix C). One file per method beside their base (:mod:`wisetut.methods.base`); two more:
+``rec_i = -log p(x_i|z_i)`` up to a constant, with ``z_i ~ q(z|x_i)`` by the reparameterisation trick
+(Appendix C). One file per method beside their base (:mod:`wisetut.methods.base`); two more:
 :class:`NonparametricVAE` (Bodin et al., 2017) and :class:`WiSEVariant` (Eq. 15-17, chapter 11).
 """
 

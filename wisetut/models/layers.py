@@ -1,21 +1,17 @@
 """Convolutions computed the fast way on the CPU, with the parameters of the ``torch.nn`` layer they replace.
 
-Each class here subclasses a ``torch.nn`` layer and changes only ``forward``: the parameters,
-their names, shapes and initialisation are the parent's (a seed gives the same initial weights,
-and a state dict of the plain layer loads unchanged), and the output is the parent's up to float
-rounding (``tests/test_layers.py``). The faster form is derived from the stored kernel on every
-call, so gradients flow to the stored parameter. Each names its parent as ``same_function_as``:
-a checkpoint's fingerprint describes the layer as its parent (:func:`wisetut.checkpoints.module_structure`),
-and :func:`as_torch_layers` turns a network back into plain ``torch.nn`` layers (the reference of
-the tests and of ``benchmarks/train_speed.py``). Measured in ``benchmarks/train_speed.py``.
+Each class subclasses a ``torch.nn`` layer and changes only ``forward``: parameters, names, shapes and
+initialisation are the parent's (same seed, same weights; a plain layer's state dict loads unchanged), the
+output is the parent's up to float rounding (``tests/test_layers.py``), gradients reach the stored parameter,
+and a fingerprint (:func:`wisetut.checkpoints.module_structure`) describes each as its ``same_function_as``.
+:func:`as_torch_layers` turns a network back into plain layers. Measured in ``benchmarks/train_speed.py``.
 
 - :class:`PointwiseConv1d`: a width-1 convolution is a matrix product over channels.
-- :class:`SpaceToDepthConv1d`: a stride-2 convolution is a stride-1 convolution over
-  space-to-depth input (pairs of neighbouring samples stacked as channels) with a kernel half as
-  wide. (Its 2-D form made the MNIST encoder slower, and is not here: ``benchmarks/README.md``.)
-- :class:`SubPixelConvTranspose1d`: a stride-``s`` transposed convolution of width ``k = s t`` is a
-  stride-1 convolution to ``s`` times the channels with ``t`` taps, then a 1-D pixel shuffle
-  (Shi et al., 2016, "sub-pixel convolution"): no multiplications by inserted zeros.
+- :class:`SpaceToDepthConv1d`: a stride-2 convolution is a stride-1 convolution with a kernel half as wide
+  over space-to-depth input (pairs of neighbouring samples stacked as channels).
+- :class:`SubPixelConvTranspose1d`: a stride-``s`` transposed convolution of width ``k = s t`` is a stride-1
+  convolution to ``s`` times the channels with ``t`` taps, then a 1-D pixel shuffle (Shi et al., 2016,
+  "sub-pixel convolution"): no multiplications by inserted zeros.
 """
 
 from __future__ import annotations

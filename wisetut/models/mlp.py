@@ -8,10 +8,8 @@ was the Bernoulli MLP variant."
 Our reading, stated in chapter 8:
 
 - hidden units are ``tanh``, as in Kingma & Welling's Gaussian and Bernoulli MLPs (their App. C);
-- "drop-out probability of 0.9" is read as TensorFlow's ``keep_prob = 0.9``: each hidden unit is
-  *dropped* with probability 0.1. (Dropping 90% of the units of every layer would leave a VAE that
-  barely reconstructs; ``keep_prob`` was the argument of ``tf.nn.dropout`` in 2017.) Dropout follows
-  every hidden layer and is active only in training mode;
+- "drop-out probability of 0.9" is read as TensorFlow's ``keep_prob = 0.9`` (``tf.nn.dropout``'s argument):
+  each hidden unit is *dropped* with probability 0.1, after every hidden layer, in training mode only;
 - the Gaussian encoder ends in one linear layer giving ``mu`` and ``log sigma^2`` side by side; the
   Bernoulli decoder outputs 784 logits (the sigmoid lives in the likelihood).
 """

@@ -1,21 +1,17 @@
 """The sine-wave encoder and decoder of Appendix D.1 (latent size 4).
 
-Encoder, as printed: five stride-2 1-D convolutions (16, 16, 32, 32 filters of width 16, then
-64 of width 8), ``SAME`` padding, ReLU, FC64, FC4 (mu). The paper prints only the mean head;
-we add a second FC4 head for ``log sigma^2`` beside it, and a ReLU after FC64 (two linear layers
-in a row would collapse into one).
+Encoder, as printed: five stride-2 1-D convolutions (16, 16, 32, 32 filters of width 16, then 64 of width 8),
+``SAME`` padding, ReLU, FC64, FC4 (mu). We add a second FC4 head for ``log sigma^2`` (the paper prints only
+the mean head) and a ReLU after FC64 (two linear layers in a row would collapse into one).
 
-Decoder, as printed, does not add up: FC16, a 1x1 convolution to 128 channels, then *five*
-stride-4 transposed convolutions take length 1 to 4^5 = 1024, not 256, and end in 16 channels
-and a ReLU, which cannot produce the negative half of a sine wave. Our nearest consistent design
-keeps the first four transposed convolutions as printed (64, 32, 16, 16 filters of widths 8, 16,
-16, 16, stride 4: lengths 1 -> 4 -> 16 -> 64 -> 256) and replaces the fifth by a linear 1x1
-convolution to one channel. Chapter 4 states this choice.
+Decoder, as printed, does not add up: FC16, a 1x1 convolution to 128 channels, then *five* stride-4 transposed
+convolutions take length 1 to 4^5 = 1024, not 256, and end in 16 channels and a ReLU, which cannot produce the
+negative half of a sine wave. Our nearest consistent design keeps the first four transposed convolutions as
+printed (64, 32, 16, 16 filters of widths 8, 16, 16, 16, stride 4: lengths 1 -> 4 -> 16 -> 64 -> 256) and
+replaces the fifth by a linear 1x1 convolution to one channel. Chapter 4 states this choice.
 
-The layers are ``torch.nn``'s, computed faster on the CPU by the subclasses of
-:mod:`wisetut.models.layers` (same parameters, same outputs to float rounding): stride-2
-convolutions of even width by space-to-depth, the stride-4 transposed convolutions as sub-pixel
-convolutions, the 1x1 convolutions as matrix products. Measured in ``benchmarks/train_speed.py``.
+The layers are ``torch.nn``'s, computed faster on the CPU by :mod:`wisetut.models.layers` (same parameters,
+same outputs to float rounding). Measured in ``benchmarks/train_speed.py``.
 """
 
 from __future__ import annotations

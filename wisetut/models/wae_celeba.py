@@ -1,25 +1,17 @@
-"""The CelebA networks of the WiSE-ALE paper's Appendix D.3 (the WAE paper's, ``tolstikhin/wae``).
+"""The CelebA networks of the WiSE-ALE paper's Appendix D.3 (the WAE paper's, ``tolstikhin/wae``): chapter 7.
 
-Used by chapter 7. Appendix D.3 says it uses "the same encoder and decoder network used in WAE";
-the official code's CelebA configuration (``dcgan`` encoder, ``dcgan_mod`` decoder, 5x5 kernels,
-batch norm, ``SAME`` padding) fills in what the appendix leaves out. For 64x64 RGB images in [0, 1]:
+Appendix D.3 uses "the same encoder and decoder network used in WAE"; the official code's CelebA configuration
+(``dcgan`` encoder, ``dcgan_mod`` decoder, 5x5 kernels, batch norm, ``SAME`` padding) fills in the rest:
 
-- Encoder: stride-2 5x5 convolutions with 128, 256, 512, 1024 filters (64 -> 32 -> 16 -> 8 -> 4),
-  each followed by batch norm and ReLU (the appendix prints no batch norm in the encoder; the
-  official code has it), then two linear heads to ``mu`` and ``log sigma^2`` in R^64.
-- Decoder: a linear layer to an 8x8x1024 map, ReLU, stride-2 5x5 transposed convolutions to
-  512, 256, 128 channels (16, 32, 64 pixels), each with batch norm and ReLU, and a last stride-1
-  5x5 transposed convolution to 3 channels. The appendix prints that last layer with one channel,
-  a misprint for an RGB output. A sigmoid keeps the mean in [0, 1], as the official code does for
-  inputs in [0, 1].
+- Encoder: stride-2 5x5 convolutions with 128, 256, 512, 1024 filters (64x64 RGB in [0, 1] down to 4x4), each
+  with batch norm (in the official code, not the appendix) and ReLU; heads to ``mu``, ``log sigma^2`` in R^64.
+- Decoder: linear to an 8x8x1024 map, ReLU, stride-2 5x5 transposed convolutions to 512, 256, 128 channels
+  (16, 32, 64 pixels) with batch norm and ReLU, a stride-1 5x5 transposed convolution to 3 channels (the
+  appendix's one channel is a misprint for RGB) and a sigmoid, as the official code for inputs in [0, 1].
 
-The likelihood is Gaussian: ``-log p(x|z) = ||x - x_hat||^2`` summed over the 12,288 pixel values
-(variance 1/2, constants dropped; :class:`~wisetut.models.AutoEncoder`). The official WAE code
-scales its cost to ``0.05 ||x - y||^2`` on images in [-1, 1], i.e. ``0.2 ||x - y||^2`` on [0, 1];
-chapter 7 divides the WAE objectives by that 0.2, so their penalty weights become ``lambda / 0.2``.
-
-``width`` multiplies every channel count (1 in the ``paper`` profile, one smaller factor in
-``standard`` and ``quick``; chapter 7 states it).
+Gaussian: ``-log p(x|z) = ||x - x_hat||^2`` over 12,288 values (:class:`~wisetut.models.AutoEncoder`). The WAE
+code's ``0.05 ||x - y||^2`` on [-1, 1] is ``0.2 ||x - y||^2`` on [0, 1]: chapter 7 divides the WAE objectives
+by 0.2 (penalty weights ``lambda / 0.2``). ``width`` multiplies every channel count (1 in ``paper``).
 """
 
 from __future__ import annotations
