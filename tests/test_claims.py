@@ -261,3 +261,23 @@ def test_p_value_rebuilt_from_a_stored_interval():
     welch = claims.compare("x", [1.0, 1.4, 1.1, 1.6], [0.5, 0.7, 0.9, 0.6])
     assert claims.p_from_interval(welch.as_record()) >= welch.p_value  # fewer degrees of freedom: conservative
     assert claims.p_from_interval(claims.exact("e", True, "").as_record()) is None
+
+
+def test_a_declared_claim_may_scale_b_or_compare_two_measures_of_the_same_runs():
+    table = claims.Seeded(
+        {
+            "a": {s: {"m": 1.0 + 0.01 * s, "low": 3.0 + 0.02 * s} for s in range(5)},
+            "b": {s: {"m": 0.9 + 0.02 * s, "low": 1.0} for s in range(5)},
+        }
+    )
+    scaled, parts = table.judge(
+        [
+            claims.Claim("a below 1.25 x b", "ours", "", "a", "b", "m", "less", scale=1.25),
+            claims.Claim("a's low part above its rest", "ours", "", "a", "a", "low", "greater", b_measure="m"),
+        ]
+    )
+    assert scaled.state == "holds" and "1.25 ×" in scaled.numbers  # 1.02 against 1.25 x 0.94
+    assert parts.state == "holds"  # 3.04 against 1.02, paired by seed
+    assert table.judge([claims.Claim("a below b", "ours", "", "a", "b", "m", "less")])[0].state == "fails"
+    with pytest.raises(ValueError, match="with itself"):
+        claims.Claim("a vs a", "ours", "", "a", "a", "m", "less")

@@ -166,6 +166,8 @@ class Claim:
         declared: ``"before the runs"``, or when it was added after the results were seen.
         near_guaranteed: why the claim can barely fail (an arm known to collapse before the runs), or
             ``""``: such a verdict is flagged near-guaranteed and not counted as support.
+        b_measure: ``b``'s measure where it is not ``measure`` (two parts of the same runs' data: ``a == b``).
+        scale: ``b``'s values are multiplied by it ("below 1.25 x b's"); fixed with the claim, like a margin.
     """
 
     name: str
@@ -179,9 +181,13 @@ class Claim:
     family: str = ""
     declared: str = "before the runs"
     near_guaranteed: str = ""
+    b_measure: str | None = None
+    scale: float = 1.0
 
     def __post_init__(self):
         _check_meta(self.source, self.claimed)
+        if self.a == self.b and self.b_measure in (None, self.measure):
+            raise ValueError(f"claim {self.name!r} compares {self.a!r} with itself: give b_measure, another measure of its runs")
         if not self.family:
             object.__setattr__(self, "family", "ours" if self.source == "ours" else "paper")
 
@@ -511,9 +517,11 @@ class Seeded:
         informative = {}
         verdicts = []
         for c in declared:
-            size = c.margin.size(self.values(c.b, c.measure)) if c.margin else 0.0
+            size = c.margin.size(self.values(c.b, c.b_measure or c.measure)) if c.margin else 0.0
             shift = size if c.claimed == "less" else -size  # "a at most size worse than b"
-            v = self.compare(c.name, c.a, c.b, c.measure, c.claimed, c.source, c.statement, margin=shift)
+            v = self.compare(
+                c.name, c.a, c.b, c.measure, c.claimed, c.source, c.statement, b_key=c.b_measure, scale=c.scale, margin=shift
+            )
             flag, why = "", ""
             if c.measure not in informative:
                 informative[c.measure] = self.informative(c.measure)
