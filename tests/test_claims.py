@@ -279,5 +279,7 @@ def test_a_declared_claim_may_scale_b_or_compare_two_measures_of_the_same_runs()
     assert scaled.state == "holds" and "1.25 ×" in scaled.numbers  # 1.02 against 1.25 x 0.94
     assert parts.state == "holds"  # 3.04 against 1.02, paired by seed
     assert table.judge([claims.Claim("a below b", "ours", "", "a", "b", "m", "less")])[0].state == "fails"
+    some = claims.Seeded({**table.per_seed, "c": {s: {"m": 5.0 + 0.01 * s} for s in range(5)}})  # c has no "low"
+    assert some.informative("low") and some.judge([claims.Claim("x", "ours", "", "a", "b", "low", "greater")])[0].flag == ""
     with pytest.raises(ValueError, match="with itself"):
         claims.Claim("a vs a", "ours", "", "a", "a", "m", "less")

@@ -487,7 +487,9 @@ class Seeded:
         A measure on which no two arms differ cannot support a claim that two arms are alike: such a
         claim is *uninformative*, not holding.
         """
-        names = list(self.per_seed) if names is None else list(names)
+        if names is None:  # the methods that have the measure (some measures exist for some runs only)
+            names = [n for n, by_seed in self.per_seed.items() if all(key in by_seed[s] for s in self.seeds)]
+        names = list(names)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 if compare("pair", self.values(a, key), self.values(b, key), paired=True).state != "unresolved":
@@ -511,7 +513,8 @@ class Seeded:
             collapsed: ``method -> why`` for arms whose posteriors collapsed: a claim against one is
                 near-guaranteed, shown as such and not counted as support.
 
-        A claim whose measure tells no two methods apart (:meth:`informative`) is flagged uninformative.
+        A claim whose measure tells no two methods apart (:meth:`informative`) is flagged uninformative
+        (not a claim on two measures, ``b_measure``, which ranks no methods).
         """
         changes, collapsed = changes or {}, collapsed or {}
         informative = {}
@@ -523,9 +526,9 @@ class Seeded:
                 c.name, c.a, c.b, c.measure, c.claimed, c.source, c.statement, b_key=c.b_measure, scale=c.scale, margin=shift
             )
             flag, why = "", ""
-            if c.measure not in informative:
+            if c.b_measure is None and c.measure not in informative:
                 informative[c.measure] = self.informative(c.measure)
-            if not informative[c.measure]:
+            if c.b_measure is None and not informative[c.measure]:  # two measures of the same runs: not a ranking
                 flag, why = "uninformative", f"{c.measure} tells no two of the {len(self.per_seed)} methods apart"
             elif c.near_guaranteed:
                 flag, why = "near-guaranteed", c.near_guaranteed

@@ -29,6 +29,8 @@ from wisetut.declared import (
     CELEBA_CLAIMS,
     CONTROLS_MNIST_CLAIMS,
     CONTROLS_SINE_CLAIMS,
+    FUTURE_MNIST_CLAIMS,
+    FUTURE_SINE_CLAIMS,
     MNIST_CLAIMS,
     NPVAE_CLAIMS,
     SINE_CLAIMS,
@@ -536,6 +538,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             _always(sine_autoencoder),
             _one(_future_methods),
             seeds=SEEDS,
+            claims=FUTURE_SINE_CLAIMS,
         ),
         Experiment(
             "future_mnist",
@@ -545,6 +548,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             _always(mnist_autoencoder),
             _one(_future_methods),
             seeds=SEEDS,
+            claims=FUTURE_MNIST_CLAIMS,
         ),
     )
 }
