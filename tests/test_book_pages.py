@@ -107,3 +107,34 @@ def test_glued_numbers_are_plain_numbers_the_book_can_format(monkeypatch):
     outputs.glue("i", np.int64(3))
     outputs.glue("s", "holds")
     assert repr(seen["f"]) == "0.25" and repr(seen["i"]) == "3" and seen["s"] == "holds"
+
+
+CHAPTERS = sorted(BOOK.glob("[0-9]*.ipynb"))
+
+
+def glue_problems(cells: list[dict]) -> list[str]:
+    """Names the Markdown cites with ``{glue:text}`` (or ``{glue}``) that no stored output glued."""
+    import re
+
+    glued = {
+        o["metadata"]["scrapbook"]["name"] for c in cells for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})
+    }
+    cited = {
+        m for c in cells if c["cell_type"] == "markdown" for m in re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", "".join(c["source"]))
+    }
+    return sorted(cited - glued)
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_every_number_the_text_glues_is_in_the_stored_outputs(page):
+    missing = glue_problems(json.loads(page.read_text())["cells"])
+    assert not missing, f"{page.name}'s text cites values no stored output glued: {missing}"
+
+
+def test_the_glue_check_finds_a_value_nobody_glued():
+    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "here"}}, "data": {}}
+    cells = [
+        {"cell_type": "code", "source": ["glue('here', 1)"], "outputs": [glued]},
+        {"cell_type": "markdown", "source": ["{glue:text}`here:.2f` and {glue:text}`gone`"]},
+    ]
+    assert glue_problems(cells) == ["gone"]
