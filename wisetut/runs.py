@@ -515,7 +515,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             _mnist,
             _always(mnist_autoencoder),
             _one(_cells),
-            seeds=SEEDS,
+            seeds=FIVE_SEEDS,  # declared 2026-12-07 before seeds 3 and 4 are trained (chapter 10 still shows seeds 0-2)
             claims=CONTROLS_MNIST_CLAIMS,
         ),
         *(
@@ -526,7 +526,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 _mnist,
                 _always(mnist_autoencoder),
                 _batch_size(m),
-                seeds=SEEDS,
+                seeds=FIVE_SEEDS,  # as controls_mnist
             )
             for m in (16, 256)
         ),
