@@ -646,21 +646,25 @@ def _chapter_of(experiment: str) -> str:
 
 
 def judged(results_dir) -> list[dict]:
-    """Every verdict stored in ``results_dir/*.json``, each with its chapter, data, profile and seeds, in chapter order."""
+    """Every verdict stored in ``results_dir/*.json`` (in a file's records nested one deep too), each with its chapter,
+    data, profile and seeds, in chapter order."""
     from pathlib import Path
 
     rows = []
     for path in sorted(Path(results_dir).glob("*.json")):
         record = json.loads(path.read_text())
-        if not isinstance(record, dict) or not record.get("verdicts"):
+        if not isinstance(record, dict):
             continue
-        data, seeds = _data_and_seeds(record)
-        chapter = _chapter_of(record["experiment"])
-        stored = [
-            dict(v, chapter=chapter, results=path.name, data=data, profile=record.get("profile", "n/a"), seeds=seeds)
-            for v in record["verdicts"]
-        ]
-        rows += _adjusted_here(stored)
+        for part in _parts(record):  # the file's verdicts, and those of a record nested in it (chapter 6's squares)
+            if not part.get("verdicts"):
+                continue
+            data, seeds = _data_and_seeds(part)
+            chapter = _chapter_of(record["experiment"])
+            stored = [
+                dict(v, chapter=chapter, results=path.name, data=data, profile=record.get("profile", "n/a"), seeds=seeds)
+                for v in part["verdicts"]
+            ]
+            rows += _adjusted_here(stored)
     return sorted(rows, key=lambda r: r["chapter"])
 
 
