@@ -25,17 +25,22 @@ data: $(STAMP)
 
 test: test-unit test-book test-browser
 
+# -n auto: one worker per core (two on the CI machine); --dist loadfile keeps a file's tests, and its
+# module-scoped fixtures, on one worker
+XDIST := -n auto --dist loadfile
+
 test-unit: $(STAMP) lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest $(XDIST) tests
 
 # ruff's lint rules and its formatter, configured in pyproject.toml (the chapters are not linted: book/)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# nbval re-runs every chapter in the quick profile (book/conftest.py) and compares the outputs
+# nbval re-runs every chapter in the quick profile (book/conftest.py) and compares the outputs; a chapter's
+# cells run in order on one worker (loadfile), each worker with its own output folder
 test-book: $(STAMP)
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-cell-timeout=1200 book/
+	$(PY) -m pytest $(XDIST) --nbval --nbval-current-env --nbval-cell-timeout=1200 book/
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
