@@ -26,7 +26,12 @@ NOT_IN_THE_REGISTRY: dict[str, str] = {}  # none left: every training chapter's 
 # Chapters that train with one call on their registry entry (experiment(name).train(...)), nothing inline:
 # their runs are the registry's by construction. The others still write their methods in the chapter, and
 # the tests below execute their training cells to check that those are the registry's runs.
-THROUGH_THE_REGISTRY = {"05_mnist_2d": "mnist.train(", "09_teapots": "teapots.train("}
+THROUGH_THE_REGISTRY = {
+    "05_mnist_2d": "mnist.train(",
+    "06_wasserstein_autoencoders": "wae.train(",
+    "07_faces": "celeba.train(",
+    "09_teapots": "teapots.train(",
+}
 SPIED = [c for c in CHAPTERS if c not in THROUGH_THE_REGISTRY]
 
 
