@@ -384,7 +384,7 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tu
     if len(v) < 2:
         return mean, None, None
     sem = float(stats.sem(v))
-    if np.ptp(v) == 0 or not sem > 0:  # equal values, or a spread below what a float can hold (tiny measures)
+    if not sem > 0:  # equal values, or a spread below what a float can hold (tiny measures)
         return mean, mean, mean
     lo, hi = stats.t.interval(confidence, len(v) - 1, loc=mean, scale=sem)
     return mean, float(lo), float(hi)
